@@ -1,0 +1,156 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
+)
+
+const (
+	pathCredsHelpSynopsis = `Issue a CAS Administration API bearer token for a role.`
+
+	pathCredsHelpDescription = `
+Mints a JWT signed with the role's key, as the RSA console's own tools do:
+header typ=JWT, alg=RS256; claims sub (access ID), aud (adminRestApiUrl), iat,
+exp and a random jti. Send it as "Authorization: Bearer <token>".
+
+The token comes back as a lease that cannot be renewed and ends when the token
+expires, so Vault Agent fetches a new token before the old one expires. Revoking
+the lease does not stop the token: CAS has no revocation for these JWTs, and
+only deleting the key in the RSA console does.
+
+The token life is the request's ttl, else the role's ttl, else the mount's
+default lease TTL if it is at most 59m, else 15m. It is capped by the role's
+max_ttl, the mount's max lease TTL and 59m; each cap adds a warning.
+`
+)
+
+func pathCreds(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern: "creds/" + framework.GenericNameRegex("name"),
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: "rsa-cas",
+				OperationVerb:   "issue",
+				OperationSuffix: "token",
+			},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {
+					Type:        framework.TypeString,
+					Description: "Name of the role to issue a token for.",
+					Required:    true,
+				},
+				"ttl": {
+					Type:        framework.TypeDurationSecond,
+					Description: fmt.Sprintf("Requested token life, in seconds or as a duration such as 15m; at least %s. Capped by the role's max_ttl, the mount's max lease TTL and %s.", formatDuration(MinTTL), formatDuration(cas.MaxTTL)),
+				},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathCredsIssue},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathCredsIssue},
+			},
+			HelpSynopsis:    pathCredsHelpSynopsis,
+			HelpDescription: strings.TrimSpace(pathCredsHelpDescription),
+		},
+	}
+}
+
+func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	roleName := d.Get("name").(string)
+
+	if msg := unknownFieldsError(req, d); msg != "" {
+		return b.badRequest(req, "%s", msg)
+	}
+
+	requested, _, msg := durationField(d, "ttl")
+	if msg != "" {
+		return b.badRequest(req, "%s", msg)
+	}
+
+	if requested > 0 && requested < MinTTL {
+		return b.badRequest(req, "ttl %s is shorter than %s; ask for at least %s or leave ttl unset", formatDuration(requested), formatDuration(MinTTL), formatDuration(MinTTL))
+	}
+
+	role, err := readRole(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, err
+	}
+
+	if role == nil {
+		return b.badRequest(req, "role %q not found; list roles with vault list <mount>/roles", roleName)
+	}
+
+	key, err := b.loadKey(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, err
+	}
+
+	if key == nil {
+		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+	}
+
+	// Writes keep the two equal; this guards against storage edited by other
+	// means, because a mismatch would hand out more power than the role says.
+	if key.config.AdminRole != role.AdminRole {
+		b.Logger().Error("role and config admin roles differ; refusing to issue", "role", roleName, "role_admin_role", role.AdminRole,
+			"config", role.Config, "config_admin_role", key.config.AdminRole)
+
+		return nil, fmt.Errorf("role %q grants %s but config %q holds a %s key; rewrite the role", roleName, role.AdminRole, role.Config, key.config.AdminRole)
+	}
+
+	ttl, warnings := resolveTTL(ttlInputs{
+		requested:    requested,
+		roleTTL:      role.TTL,
+		roleMaxTTL:   role.MaxTTL,
+		mountDefault: b.System().DefaultLeaseTTL(),
+		mountMax:     b.System().MaxLeaseTTL(),
+	})
+
+	now := b.now()
+
+	token, err := key.signer.Mint(now, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("mint token for role %q: %w", roleName, err)
+	}
+
+	resp := b.Secret(secretTokenType).Response(map[string]any{
+		"token":           token.Raw,
+		"token_type":      "Bearer",
+		"expires_at":      token.ExpiresAt.UTC().Format(time.RFC3339),
+		"expires_at_unix": token.ExpiresAt.Unix(),
+		"ttl":             int64(token.ExpiresAt.Sub(token.IssuedAt) / time.Second),
+		"jti":             token.ID,
+		"access_id":       token.Subject,
+		"audience":        token.Audience,
+		"role":            roleName,
+		"config":          role.Config,
+		"admin_role":      role.AdminRole,
+	}, map[string]any{
+		"role":            roleName,
+		"config":          role.Config,
+		"jti":             token.ID,
+		"access_id":       token.Subject,
+		"expires_at_unix": token.ExpiresAt.Unix(),
+	})
+
+	// The lease ends when the token does. iat was truncated to the second,
+	// so the remaining life is slightly under ttl, never over it.
+	remaining := token.ExpiresAt.Sub(now)
+	resp.Secret.TTL = remaining
+	resp.Secret.MaxTTL = remaining
+	resp.Secret.Renewable = false
+
+	for _, warning := range warnings {
+		resp.AddWarning(warning)
+	}
+
+	b.Logger().Debug("issued token", "role", roleName, "config", role.Config, "access_id", token.Subject,
+		"jti", token.ID, "expires_at", token.ExpiresAt.UTC().Format(time.RFC3339))
+
+	return resp, nil
+}

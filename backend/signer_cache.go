@@ -1,0 +1,94 @@
+package backend
+
+import (
+	"sync"
+
+	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
+	"golang.org/x/sync/singleflight"
+)
+
+// cachedKey is a config with its private key already parsed, so issuing a
+// token costs no storage read, seal unwrap or PEM parse.
+type cachedKey struct {
+	config *keyConfig
+	signer *cas.Signer
+}
+
+// signerCache holds parsed keys by config name. Every drop bumps a
+// generation counter, and a load stores its result only if no drop happened
+// since it began, so a load that raced with a config write cannot put the
+// old key back.
+type signerCache struct {
+	mu         sync.RWMutex
+	entries    map[string]*cachedKey
+	generation uint64
+	loads      singleflight.Group
+}
+
+func newSignerCache() *signerCache {
+	return &signerCache{entries: make(map[string]*cachedKey)}
+}
+
+// get returns the cached key for name, running load at most once at a time
+// per name when it is absent. A nil result with a nil error means the
+// config does not exist, and nothing is cached for it.
+func (c *signerCache) get(name string, load func() (*cachedKey, error)) (*cachedKey, error) {
+	c.mu.RLock()
+	entry, ok := c.entries[name]
+	c.mu.RUnlock()
+
+	if ok {
+		return entry, nil
+	}
+
+	value, err, _ := c.loads.Do(name, func() (any, error) {
+		c.mu.RLock()
+		generation := c.generation
+		c.mu.RUnlock()
+
+		loaded, err := load()
+		if err != nil || loaded == nil {
+			return loaded, err
+		}
+
+		c.mu.Lock()
+		if c.generation == generation {
+			c.entries[name] = loaded
+		}
+		c.mu.Unlock()
+
+		return loaded, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	loaded, _ := value.(*cachedKey)
+
+	return loaded, nil
+}
+
+func (c *signerCache) drop(name string) {
+	c.mu.Lock()
+	delete(c.entries, name)
+	c.generation++
+	c.mu.Unlock()
+
+	// A load that began before the drop may still be running. Forgetting it
+	// makes the next caller start a fresh load instead of sharing the old.
+	c.loads.Forget(name)
+}
+
+func (c *signerCache) dropAll() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.generation++
+	c.mu.Unlock()
+}
+
+func (c *signerCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+
+	return len(c.entries)
+}
