@@ -233,6 +233,15 @@ func parseConfigUpdate(d *framework.FieldData) (*configUpdate, string) {
 		}
 	}
 
+	// Error messages, logs and reads echo every field but access_key, so a
+	// private key pasted into the wrong field is rejected before anything
+	// quotes it.
+	for _, field := range keyFields {
+		if field != "access_key" && strings.Contains(update.fields[field], "PRIVATE KEY") {
+			return nil, fmt.Sprintf("%s contains a PEM private key; pass the key as access_key, or the whole file as key_file=@file.key", field)
+		}
+	}
+
 	if raw, ok := d.GetOk("key_file"); ok {
 		if len(update.fields) > 0 {
 			given := make([]string, 0, len(update.fields))

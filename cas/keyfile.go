@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -48,10 +49,18 @@ type KeyFile struct {
 type FieldError struct {
 	Field  string
 	Reason string
+
+	// err is the sentinel that Unwrap returns, such as ErrNotJSON, or nil.
+	err error
 }
 
 func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Reason
+}
+
+// Unwrap returns the sentinel error that the FieldError wraps, or nil.
+func (e *FieldError) Unwrap() error {
+	return e.err
 }
 
 func fieldErrorf(field, format string, args ...any) *FieldError {
@@ -77,7 +86,7 @@ func ParseKeyFile(field string, data []byte) (*KeyFile, error) {
 	data = bytes.TrimSpace(data)
 
 	if len(data) == 0 {
-		return nil, fieldErrorf(field, "is empty; pass the downloaded .key file, for example key_file=@helpdesk.key")
+		return nil, &FieldError{Field: field, Reason: "is empty; pass the downloaded .key file, for example key_file=@helpdesk.key", err: ErrNotJSON}
 	}
 
 	raw, err := decodeObject(data)
@@ -89,12 +98,12 @@ func ParseKeyFile(field string, data []byte) (*KeyFile, error) {
 			// offset is reported.
 			return nil, &FieldError{Field: field, Reason: fmt.Sprintf(
 				"is not valid JSON (syntax error near byte %d); pass the .key file exactly as the RSA console downloaded it",
-				syntaxErr.Offset)}
+				syntaxErr.Offset), err: ErrNotJSON}
 		}
 
 		return nil, &FieldError{Field: field, Reason: fmt.Sprintf(
 			"is not a JSON object with the fields %s; pass the .key file exactly as the RSA console downloaded it",
-			strings.Join(knownFileFields, ", "))}
+			strings.Join(knownFileFields, ", ")), err: ErrNotJSON}
 	}
 
 	kf := &KeyFile{}
@@ -106,7 +115,9 @@ func ParseKeyFile(field string, data []byte) (*KeyFile, error) {
 		FileFieldDescription:     &kf.Description,
 	}
 
-	for name, value := range raw {
+	// Sorted, so the first bad field reported is the same on every run.
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		value := raw[name]
 		target, known := targets[name]
 		if !known {
 			kf.UnknownFields = append(kf.UnknownFields, name)

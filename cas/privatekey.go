@@ -75,7 +75,7 @@ func parseDER(field, blockType string, der []byte) (*rsa.PrivateKey, error) {
 	switch blockType {
 	case "RSA PRIVATE KEY", "PRIVATE KEY":
 	case "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "DSA PRIVATE KEY":
-		return nil, fieldErrorf(field, "is a %s, not an RSA key; CAS Administration API keys are RSA", strings.TrimSuffix(blockType, " PRIVATE KEY")+" private key")
+		return nil, fieldErrorf(field, "is a PEM %q block, not an RSA key; CAS Administration API keys are RSA", blockType)
 	default:
 		return nil, fieldErrorf(field, "has PEM type %q; expected RSA PRIVATE KEY (PKCS#1) or PRIVATE KEY (PKCS#8)", blockType)
 	}

@@ -17,12 +17,12 @@ func ValidateAdminURL(field, raw string) error {
 	}
 
 	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return fieldErrorf(field, "value %q contains whitespace or control characters; CAS compares the audience byte for byte, so remove them", raw)
+		return fieldErrorf(field, "value %q contains whitespace or control characters; CAS compares the audience byte for byte, so remove them", redactUserinfo(raw))
 	}
 
 	parsed, err := url.Parse(raw)
-	if err != nil || !parsed.IsAbs() || parsed.Host == "" {
-		return fieldErrorf(field, "value %q is not an absolute URL; use the adminRestApiUrl from the key file, such as https://<tenant>.access.securid.com/AdminInterface/restapi", raw)
+	if err != nil || !parsed.IsAbs() || parsed.Hostname() == "" {
+		return fieldErrorf(field, "value %q is not an absolute URL; use the adminRestApiUrl from the key file, such as https://<tenant>.access.securid.com/AdminInterface/restapi", redactUserinfo(raw))
 	}
 
 	if parsed.User != nil {
@@ -55,4 +55,22 @@ func isLoopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 
 	return ip != nil && ip.IsLoopback()
+}
+
+// redactUserinfo replaces everything between the scheme and the last "@"
+// with "xxxxx", so that errors do not echo a password typed into the URL. It
+// works on text that url.Parse rejects, which has no reliable host boundary,
+// so it may also hide part of a path that contains "@".
+func redactUserinfo(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+
+	start := 0
+	if i := strings.Index(raw[:at], "://"); i >= 0 {
+		start = i + len("://")
+	}
+
+	return raw[:start] + "xxxxx" + raw[at:]
 }
