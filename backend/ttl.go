@@ -36,7 +36,7 @@ func resolveTTL(in ttlInputs) (time.Duration, []string) {
 		ttl, source = in.requested, "requested ttl"
 	case in.roleTTL > 0:
 		ttl, source = in.roleTTL, "role ttl"
-	case in.mountDefault > 0:
+	case in.mountDefault > 0 && in.mountDefault <= cas.MaxTTL:
 		ttl, source = in.mountDefault, "mount default lease TTL"
 	}
 
