@@ -38,7 +38,10 @@ func unknownFieldsError(req *logical.Request, d *framework.FieldData) string {
 
 	known := make([]string, 0, len(d.Schema))
 	for name := range d.Schema {
-		known = append(known, name)
+		// The name is part of the path, not a body field.
+		if name != "name" {
+			known = append(known, name)
+		}
 	}
 
 	slices.Sort(known)

@@ -455,8 +455,12 @@ func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *f
 // loadKey returns the config called name with its key parsed, from the
 // cache when possible. It returns nil when the config does not exist.
 func (b *backend) loadKey(ctx context.Context, s logical.Storage, name string) (*cachedKey, error) {
+	// Callers that arrive during the load share its result, so one caller
+	// giving up must not cancel the load for the others.
+	loadCtx := context.WithoutCancel(ctx)
+
 	return b.signers.get(name, func() (*cachedKey, error) {
-		cfg, err := readConfig(ctx, s, name)
+		cfg, err := readConfig(loadCtx, s, name)
 		if err != nil || cfg == nil {
 			return nil, err
 		}

@@ -11,6 +11,9 @@ import (
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
 )
 
+// The help text mentions tokens, which gosec mistakes for credentials.
+//
+//nolint:gosec // help text, not credentials
 const (
 	pathCredsHelpSynopsis = `Issue a CAS Administration API bearer token for a role.`
 

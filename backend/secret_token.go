@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-const secretTokenType = "rsa_cas_token"
+const secretTokenType = "rsa_cas_token" //nolint:gosec // a lease type name, not a credential
 
 // secretToken is the lease type of issued tokens. It has no renew handler:
 // renewing would extend the lease past the JWT's fixed exp.

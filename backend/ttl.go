@@ -48,7 +48,10 @@ func resolveTTL(in ttlInputs) (time.Duration, []string) {
 		}
 
 		if source != "" {
-			warnings = append(warnings, fmt.Sprintf("%s %s was capped to %s, %s", source, formatDuration(ttl), formatDuration(limit), reason))
+			warnings = append(warnings, fmt.Sprintf("%s %s was capped to %s by %s", source, formatDuration(ttl), formatDuration(limit), reason))
+
+			// A later cap shortens a value that an earlier cap set.
+			source = "capped ttl"
 		}
 
 		ttl = limit
@@ -56,7 +59,7 @@ func resolveTTL(in ttlInputs) (time.Duration, []string) {
 
 	capTTL(in.roleMaxTTL, "the role's max_ttl")
 	capTTL(in.mountMax, "the mount's max lease TTL")
-	capTTL(cas.MaxTTL, "the longest token life CAS accepts (1h, less 1m for clock skew)")
+	capTTL(cas.MaxTTL, "the longest token life CAS accepts (1h, less 1m kept for clock skew)")
 
 	return ttl, warnings
 }

@@ -329,7 +329,7 @@ func TestBadInputRejectedWith400(t *testing.T) {
 		{"config bad admin_role", http.MethodPost, "rsa/config/bad", map[string]any{"key_file": string(helpDeskFile), "admin_role": "root"}, "admin_role"},
 		{"config http url", http.MethodPost, "rsa/config/bad", map[string]any{"access_id": "id", "access_key": "x", "admin_rest_api_url": "http://cas.example.com/AdminInterface/restapi", "admin_role": "help_desk"}, "admin_rest_api_url"},
 		{"config key not pem", http.MethodPost, "rsa/config/bad", map[string]any{"access_id": "id", "access_key": "not a key", "admin_rest_api_url": env.cas.AdminURL(), "admin_role": "help_desk"}, "access_key"},
-		{"config unknown field", http.MethodPost, "rsa/config/helpdesk-key", map[string]any{"descripton": "typo"}, "descripton"},
+		{"config unknown field", http.MethodPost, "rsa/config/helpdesk-key", map[string]any{"admin-role": "help_desk"}, "admin-role"},
 		{"config file and fields", http.MethodPost, "rsa/config/bad", map[string]any{"key_file": string(helpDeskFile), "access_id": "x", "admin_role": "help_desk"}, "key_file"},
 		{"role mismatched admin_role", http.MethodPost, "rsa/roles/bad", map[string]any{"config": "superadmin-key", "admin_role": "help_desk"}, "admin_role"},
 		{"role missing config", http.MethodPost, "rsa/roles/bad", map[string]any{"admin_role": "help_desk"}, "config"},

@@ -44,6 +44,7 @@ type vaultServer struct {
 	logPath   string
 	cmd       *exec.Cmd
 	exited    chan error
+	exitErr   error // how the process ended, once stop returned
 }
 
 // buildPlugin compiles the plugin into dir with version stamped in and
@@ -154,7 +155,7 @@ func (s *vaultServer) waitActive(timeout time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-s.exited:
-			return fmt.Errorf("vault exited before it was ready (%v); see %s", err, s.logPath)
+			return fmt.Errorf("vault exited before it was ready (%w); see %s", err, s.logPath)
 		default:
 		}
 
@@ -181,10 +182,11 @@ func (s *vaultServer) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
 
 	select {
-	case <-s.exited:
+	case err := <-s.exited:
+		s.exitErr = err
 	case <-time.After(15 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.exited
+		s.exitErr = <-s.exited
 	}
 }
 

@@ -43,7 +43,7 @@ func KeyFileFor(key *rsa.PrivateKey, audience, customerName, description string)
 	keyFile := &KeyFile{AccessID: accessID, PrivateKey: key}
 
 	// The console writes the fields in this order, so a struct keeps it.
-	data, err := json.Marshal(struct {
+	data, err := json.Marshal(struct { //nolint:gosec // writing the private key is the point of a key file
 		AccessID        string `json:"accessID"`
 		AccessKey       string `json:"accessKey"`
 		AdminRestAPIURL string `json:"adminRestApiUrl"`

@@ -202,7 +202,7 @@ func (s *Server) RegisterKey(k Key) error {
 		problems = append(problems, errors.New("PublicKey is nil"))
 	}
 	if k.Audience == "" {
-		problems = append(problems, errors.New("Audience is empty"))
+		problems = append(problems, errors.New("audience is empty"))
 	}
 	if k.AdminRole != RoleHelpDesk && k.AdminRole != RoleSuperAdmin {
 		problems = append(problems, fmt.Errorf("AdminRole %q is neither %q nor %q", k.AdminRole, RoleHelpDesk, RoleSuperAdmin))

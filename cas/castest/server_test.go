@@ -1110,8 +1110,8 @@ func TestConcurrentRequests(t *testing.T) {
 					t.Errorf("GET exportlogs: %v", err)
 					return
 				}
-				io.Copy(io.Discard, response.Body)
-				response.Body.Close()
+				_, _ = io.Copy(io.Discard, response.Body)
+				_ = response.Body.Close()
 				statuses <- response.StatusCode
 			}
 		})
