@@ -66,13 +66,13 @@ if [[ -n "${KEY_FILE:-}" ]]; then
 fi
 
 step "starting the fake CAS on 127.0.0.1:$cas_port (log: .dev/fake-cas.log)"
-"$fake" serve -listen "127.0.0.1:$cas_port" -key "$helpdesk_key=$helpdesk_role" -key "$dev_dir/superadmin.key=super_admin" \
+setsid "$fake" serve -listen "127.0.0.1:$cas_port" -key "$helpdesk_key=$helpdesk_role" -key "$dev_dir/superadmin.key=super_admin" \
 	>"$dev_dir/fake-cas.log" 2>&1 &
 echo $! >"$dev_dir/fake-cas.pid"
 
 step "starting Vault in dev mode on $VAULT_ADDR (log: .dev/vault.log)"
 printf 'plugin_directory = "%s"\n' "$plugin_dir" >"$dev_dir/vault.hcl"
-VAULT_DISABLE_MLOCK=true "$vault_bin" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$vault_port" \
+VAULT_DISABLE_MLOCK=true setsid "$vault_bin" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$vault_port" \
 	-dev-no-store-token -config="$dev_dir/vault.hcl" >"$dev_dir/vault.log" 2>&1 &
 echo $! >"$dev_dir/vault.pid"
 
