@@ -103,8 +103,8 @@ func (b *backend) clean(_ context.Context) {
 	b.signers.dropAll()
 }
 
-// badRequest answers a caller mistake with HTTP 400 and logs the reason.
-// Messages name fields and values but never secret values.
+// badRequest returns an HTTP 400 response for a caller mistake and logs the
+// reason. Messages name fields and values but never secret values.
 func (b *backend) badRequest(req *logical.Request, format string, args ...any) (*logical.Response, error) {
 	message := fmt.Sprintf(format, args...)
 	b.Logger().Debug("rejected request", "path", req.Path, "operation", req.Operation, "reason", message)

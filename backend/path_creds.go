@@ -97,13 +97,14 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
 	}
 
-	// Writes keep the two equal; this guards against storage edited by other
-	// means, because a mismatch would hand out more power than the role says.
+	// Writes keep the two equal. This check guards against storage edited by
+	// other means, because a mismatch would grant more power than the role
+	// states.
 	if key.config.AdminRole != role.AdminRole {
 		b.Logger().Error("role and config admin roles differ; refusing to issue", "role", roleName, "role_admin_role", role.AdminRole,
 			"config", role.Config, "config_admin_role", key.config.AdminRole)
 
-		return nil, fmt.Errorf("role %q grants %s but config %q holds a %s key; rewrite the role", roleName, role.AdminRole, role.Config, key.config.AdminRole)
+		return nil, fmt.Errorf("role %q grants %s but config %q contains a %s key; write the role again with a matching config or admin_role", roleName, role.AdminRole, role.Config, key.config.AdminRole)
 	}
 
 	ttl, warnings := resolveTTL(ttlInputs{

@@ -27,7 +27,7 @@ type ttlInputs struct {
 // DefaultTTL. The result is then capped by the role's max_ttl, the mount's
 // max lease TTL and cas.MaxTTL. Each cap that shortens a ttl the caller or
 // operator chose adds a warning. DefaultTTL is capped silently, because
-// nobody chose it.
+// no caller or operator chose it.
 func resolveTTL(in ttlInputs) (time.Duration, []string) {
 	ttl, source := DefaultTTL, ""
 

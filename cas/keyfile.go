@@ -76,8 +76,8 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // ParseKeyFile parses a legacy key file. It accepts a UTF-8 byte-order mark,
 // surrounding whitespace, unknown extra fields, and raw line breaks inside
 // string values (left by editors that unescape the PEM). It checks that the
-// three fields needed to mint a token are present and are strings; it does
-// not parse the private key or the URL, so callers report those separately.
+// three fields needed to mint a token are present and are strings. It does
+// not parse the private key or the URL, so callers check those separately.
 //
 // The field argument names the request field that carried the file, for
 // error messages.

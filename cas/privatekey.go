@@ -22,10 +22,10 @@ const MinKeyBits = 2048
 // lost or replaced, so the body is matched loosely and cleaned afterwards.
 var pemBlockPattern = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----(?s)(.*?)-----END ([A-Z0-9 ]+)-----`)
 
-// ParsePrivateKey parses an RSA private key from PEM text in any of the
-// forms a key file's accessKey arrives in: PKCS#1 ("RSA PRIVATE KEY") or
-// PKCS#8 ("PRIVATE KEY"), with real line breaks, CRLF, literal backslash-n
-// text, or the whole block flattened onto one line. It rejects encrypted,
+// ParsePrivateKey parses an RSA private key from PEM text. It accepts
+// PKCS#1 ("RSA PRIVATE KEY") and PKCS#8 ("PRIVATE KEY") blocks with real
+// line breaks, CRLF, literal backslash-n text, or flattened onto one line,
+// because key files reach users in all these forms. It rejects encrypted,
 // non-RSA and short keys. Errors name the field and never contain key
 // material.
 func ParsePrivateKey(field, text string) (*rsa.PrivateKey, error) {

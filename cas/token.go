@@ -19,9 +19,9 @@ const (
 	// exp.
 	ClockSkew = 60 * time.Second
 
-	// MaxTTL is the longest token life this package mints. It keeps one skew
-	// allowance below CAS's limit, so a CAS clock that runs behind ours still
-	// sees a token no longer than an hour from its own now.
+	// MaxTTL is the longest token life this package mints. It stays one skew
+	// allowance below CAS's limit, so exp is at most an hour after CAS's own
+	// clock even when that clock runs up to 60 s behind ours.
 	MaxTTL = MaxTokenLifetime - ClockSkew
 )
 

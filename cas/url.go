@@ -10,7 +10,7 @@ import (
 // ValidateAdminURL checks an adminRestApiUrl. The string is used byte for
 // byte as the JWT audience, so it is checked and never rewritten. It must be
 // an absolute https URL with a host; plain http is accepted only for
-// loopback hosts, so a local fake CAS can be used in tests.
+// loopback hosts. That exception lets tests use a local fake CAS.
 func ValidateAdminURL(field, raw string) error {
 	if raw == "" {
 		return fieldErrorf(field, "is missing; use the adminRestApiUrl from the key file, such as https://<tenant>.access.securid.com/AdminInterface/restapi")

@@ -301,8 +301,8 @@ func TestLeaseNotRenewableRevocable(t *testing.T) {
 
 	env.vault.mustVault(t, "lease", "revoke", out.LeaseID)
 
-	// Revoking cannot stop a JWT at CAS, and the token says so by still
-	// working until it expires.
+	// Revoking cannot stop a JWT at CAS, so the token still works until it
+	// expires.
 	token, _ := out.Data["token"].(string)
 	if status, message := callCAS(t, http.MethodGet, "/v1/adminlog/exportlogs", token, nil); status != http.StatusOK {
 		t.Errorf("exportlogs after revoke: status %d (%s), want 200", status, message)

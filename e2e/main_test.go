@@ -180,8 +180,8 @@ func secretFragments(key *rsa.PrivateKey) []string {
 	for _, der := range [][]byte{x509.MarshalPKCS1PrivateKey(key), pkcs8} {
 		body := base64.StdEncoding.EncodeToString(der)
 
-		// Skip the first line: the DER header is the same for every key of
-		// one size, so it says nothing about this key.
+		// Skip the first line, because the DER header is the same for every
+		// key of one size.
 		for start := 64; start+64 <= len(body); start += 64 {
 			fragments = append(fragments, body[start:start+64])
 		}
