@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // setupOnce writes the configs and roles that most tests share, through the
@@ -436,42 +437,70 @@ func TestSecretsDisableWithLeases(t *testing.T) {
 	env.vault.mustVault(t, "secrets", "disable", "rsa-disable")
 }
 
-func TestAuditLogHasNoPrivateKey(t *testing.T) {
+// TestKeyFileFormsThroughCLI writes the Help Desk key in the mangled forms
+// that key files reach users in, each through `vault write key_file=@file`,
+// and checks that every stored key mints tokens the fake CAS accepts.
+func TestKeyFileFormsThroughCLI(t *testing.T) {
 	setup(t)
 
-	// Write a key once more so the log surely has a config write in it, and
-	// also a rejected write that carries a key.
-	env.vault.mustVault(t, "write", "rsa/config/audit-check", "key_file=@"+env.superAdminPath, "admin_role=super_admin")
-	_ = env.vault.vault("write", "rsa/config/audit-check", "key_file=@"+env.superAdminPath, "admin_role=nobody")
-
-	deadline := time.Now().Add(10 * time.Second)
-
-	var audit []byte
-
-	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(env.auditPath)
-		if err != nil {
-			t.Fatalf("read audit log: %v", err)
-		}
-
-		audit = data
-		if bytes.Contains(audit, []byte("rsa/config/audit-check")) {
-			break
-		}
-
-		time.Sleep(100 * time.Millisecond)
-	}
-
-	if !bytes.Contains(audit, []byte("rsa/config/audit-check")) {
-		t.Fatal("audit log has no entry for rsa/config/audit-check")
-	}
-
-	assertNoKeyMaterial(t, "audit log", string(audit), env.helpDesk.PrivateKey, env.superAdmin.PrivateKey)
-
-	serverLog, err := os.ReadFile(env.vault.logPath)
+	original, err := os.ReadFile(env.helpDeskPath)
 	if err != nil {
-		t.Fatalf("read vault log: %v", err)
+		t.Fatalf("read key file: %v", err)
 	}
 
-	assertNoKeyMaterial(t, "vault server log", string(serverLog), env.helpDesk.PrivateKey, env.superAdmin.PrivateKey)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(env.helpDesk.PrivateKey)
+	if err != nil {
+		t.Fatalf("marshal PKCS#8: %v", err)
+	}
+
+	pkcs8PEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
+	pkcs1PEM := env.helpDesk.PEM()
+
+	withKey := func(accessKey string) []byte {
+		var fields map[string]any
+		if err := json.Unmarshal(original, &fields); err != nil {
+			t.Fatalf("decode key file: %v", err)
+		}
+
+		fields["accessKey"] = accessKey
+
+		encoded, err := json.Marshal(fields)
+		if err != nil {
+			t.Fatalf("encode key file: %v", err)
+		}
+
+		return encoded
+	}
+
+	forms := []struct {
+		name string
+		data []byte
+	}{
+		{"byte order mark", append([]byte("\xef\xbb\xbf"), original...)},
+		{"pkcs8", withKey(pkcs8PEM)},
+		{"literal backslash n", withKey(strings.ReplaceAll(pkcs1PEM, "\n", `\n`))},
+		{"crlf", withKey(strings.ReplaceAll(pkcs1PEM, "\n", "\r\n"))},
+		{"one line", withKey(strings.Join(strings.Fields(pkcs1PEM), " "))},
+		{"extra fields", bytes.Replace(original, []byte("{"), []byte(`{"keyType":"RSA","createdBy":"admin",`), 1)},
+	}
+
+	for i, form := range forms {
+		t.Run(form.name, func(t *testing.T) {
+			path := fmt.Sprintf("%s/form-%d.key", env.workDir, i)
+			if err := os.WriteFile(path, form.data, 0o600); err != nil {
+				t.Fatalf("write key file: %v", err)
+			}
+
+			config := fmt.Sprintf("form-%d", i)
+			env.vault.mustVault(t, "write", "rsa/config/"+config, "key_file=@"+path, "admin_role=help_desk")
+			env.vault.mustVault(t, "write", "rsa/roles/"+config, "config="+config, "admin_role=help_desk")
+
+			out := readCredsCLI(t, "rsa/creds/"+config)
+
+			token, _ := out.Data["token"].(string)
+			if status, message := callCAS(t, http.MethodGet, "/v1/adminlog/exportlogs", token, nil); status != http.StatusOK {
+				t.Errorf("exportlogs: status %d (%s), want 200", status, message)
+			}
+		})
+	}
 }
