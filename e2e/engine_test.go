@@ -504,3 +504,57 @@ func TestKeyFileFormsThroughCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPIDescribesEveryField reads the OpenAPI document Vault generates
+// for the mount and checks that every path and every field has a
+// description, so `vault path-help` and generated clients are complete.
+func TestOpenAPIDescribesEveryField(t *testing.T) {
+	resp := env.vault.mustAPI(t, http.MethodGet, "sys/internal/specs/openapi", nil, http.StatusOK)
+
+	paths, _ := resp.body["paths"].(map[string]any)
+
+	for _, path := range []string{"/rsa/config/", "/rsa/config/{name}", "/rsa/roles/", "/rsa/roles/{name}", "/rsa/creds/{name}"} {
+		item, ok := paths[path].(map[string]any)
+		if !ok {
+			t.Errorf("OpenAPI document has no path %s", path)
+
+			continue
+		}
+
+		if description, _ := item["description"].(string); description == "" {
+			t.Errorf("path %s has no description", path)
+		}
+
+		parameters, _ := item["parameters"].([]any)
+		for _, parameter := range parameters {
+			fields, _ := parameter.(map[string]any)
+			if description, _ := fields["description"].(string); description == "" {
+				t.Errorf("path %s parameter %v has no description", path, fields["name"])
+			}
+		}
+	}
+
+	components, _ := resp.body["components"].(map[string]any)
+	schemas, _ := components["schemas"].(map[string]any)
+	checked := 0
+
+	for name, schema := range schemas {
+		if !strings.HasPrefix(name, "RsaCas") {
+			continue
+		}
+
+		properties, _ := schema.(map[string]any)["properties"].(map[string]any)
+		for field, property := range properties {
+			checked++
+
+			if description, _ := property.(map[string]any)["description"].(string); description == "" {
+				t.Errorf("schema %s field %s has no description", name, field)
+			}
+		}
+	}
+
+	// config has 7 body fields, roles 4 and creds 1.
+	if checked < 12 {
+		t.Errorf("checked %d request fields in RsaCas schemas, want at least 12", checked)
+	}
+}
