@@ -139,6 +139,15 @@ func (b *backend) applyConfigUpdate(existing *keyConfig, update *configUpdate) (
 		}
 	}
 
+	// A new key, or a new access ID, may come from a key of the other admin
+	// role, and keeping the stored role would silently change what every role
+	// on this config may do. So the operator restates it.
+	keyReplaced := existing != nil && (newKeyPEM != "" || cfg.AccessID != existing.AccessID)
+	if keyReplaced && update.adminRole == "" {
+		return nil, false, fmt.Sprintf("admin_role is missing; replacing the key or access_id needs the role the new key was created with (%s or %s), because the key file does not record it. This config is %s now",
+			adminRoleHelpDesk, adminRoleSuperAdmin, existing.AdminRole)
+	}
+
 	if msg := accessIDError(idField, cfg.AccessID); msg != "" {
 		return nil, false, msg
 	}

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,4 +95,37 @@ func formatDuration(d time.Duration) string {
 	}
 
 	return s
+}
+
+// nameError returns a message when a config or role name cannot be used as
+// a storage key, or "". framework.GenericNameRegex allows "..", but Vault
+// storage rejects it as a relative path and would fail with HTTP 500.
+func nameError(field, name string) string {
+	if !strings.Contains(name, "..") {
+		return ""
+	}
+
+	return fmt.Sprintf("%s %q contains \"..\", which Vault storage rejects; use letters, digits, '_', '-' and single dots", field, name)
+}
+
+// withValidName wraps a path callback so that a name Vault storage would
+// reject is answered with HTTP 400 before the callback runs.
+func (b *backend) withValidName(callback framework.OperationFunc) framework.OperationFunc {
+	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+		if msg := nameError("name", d.Get("name").(string)); msg != "" {
+			return b.badRequest(req, "%s", msg)
+		}
+
+		return callback(ctx, req, d)
+	}
+}
+
+// mountPath returns the request's mount path with its trailing slash, such
+// as "rsa/", for commands quoted in messages.
+func mountPath(req *logical.Request) string {
+	if req.MountPoint == "" {
+		return "<mount>/"
+	}
+
+	return req.MountPoint
 }

@@ -106,10 +106,10 @@ func pathConfig(b *backend) []*framework.Path {
 			},
 			ExistenceCheck: b.configExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{Callback: b.pathConfigWrite},
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathConfigWrite},
-				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead},
-				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathConfigDelete},
+				logical.CreateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathConfigWrite)},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathConfigWrite)},
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.withValidName(b.pathConfigRead)},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.withValidName(b.pathConfigDelete)},
 			},
 			HelpSynopsis:    pathConfigHelpSynopsis,
 			HelpDescription: strings.TrimSpace(pathConfigHelpDescription),
@@ -130,7 +130,15 @@ func pathConfig(b *backend) []*framework.Path {
 }
 
 func (b *backend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	cfg, err := readConfig(ctx, req.Storage, d.Get("name").(string))
+	name := d.Get("name").(string)
+
+	// The write handler rejects such a name with HTTP 400; reading storage
+	// here would fail with HTTP 500 first.
+	if nameError("name", name) != "" {
+		return false, nil
+	}
+
+	cfg, err := readConfig(ctx, req.Storage, name)
 
 	return cfg != nil, err
 }

@@ -350,7 +350,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"encrypted key", withKeyFile(keyFileWith(func(kf *keyFile) { kf.AccessKey = encrypted })), []string{"accessKey", "encrypted"}},
 		{"truncated json", withKeyFile(keyFileJSON[:len(keyFileJSON)/2]), []string{"key_file", "JSON"}},
 		{"trailing garbage", withKeyFile(keyFileJSON + "}"), []string{"key_file", "JSON"}},
-		{"pem as key_file", withKeyFile(key.pkcs1PEM), []string{"key_file", "JSON"}},
+		{"pem as key_file", withKeyFile(key.pkcs1PEM), []string{"key_file", "is a PEM key"}},
 		{"json array", withKeyFile("[" + keyFileJSON + "]"), []string{"key_file", "JSON"}},
 		{"empty key_file", withKeyFile(""), []string{"key_file", "empty"}},
 		{"missing accessID", withKeyFile(keyFileWithout("accessID")), []string{"accessID"}},
@@ -464,6 +464,45 @@ func TestConfigUpdateDescriptionKeepsKey(t *testing.T) {
 	}
 }
 
+func TestConfigKeyReplaceNeedsAdminRole(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		data map[string]any
+	}{
+		{"key_file", map[string]any{"key_file": newKeyFile(keyB()).JSON()}},
+		{"access_key", map[string]any{"access_key": keyB().pkcs1PEM}},
+		{"access_id", map[string]any{"access_id": "0b7d6c52-1111-4222-8333-944445555666"}},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			tb := newTestBackend(t)
+			tb.writeKeyConfig(t, "hd", adminRoleHelpDesk, keyA())
+
+			resp, err := tb.request(t, logical.UpdateOperation, "config/hd", tt.data)
+			message := requireErrorResponse(t, resp, err)
+
+			if !strings.Contains(message, "admin_role is missing") {
+				t.Errorf("error %q does not say admin_role is missing", message)
+			}
+
+			read := tb.mustRequest(t, logical.ReadOperation, "config/hd", nil)
+
+			if read.Data["public_key_sha256"] != keyA().fingerprint {
+				t.Errorf("public_key_sha256 = %v, expected the old key's %s", read.Data["public_key_sha256"], keyA().fingerprint)
+			}
+
+			if read.Data["access_id"] != testAccessID {
+				t.Errorf("access_id = %v, expected the old %s", read.Data["access_id"], testAccessID)
+			}
+		})
+	}
+}
+
 func TestConfigUpdateKeyFileReplacesKey(t *testing.T) {
 	t.Parallel()
 
@@ -474,7 +513,7 @@ func TestConfigUpdateKeyFileReplacesKey(t *testing.T) {
 
 	kf := newKeyFile(keyB())
 	kf.Description = ""
-	resp, err := tb.request(t, logical.UpdateOperation, "config/hd", map[string]any{"key_file": kf.JSON()})
+	resp, err := tb.request(t, logical.UpdateOperation, "config/hd", map[string]any{"key_file": kf.JSON(), "admin_role": adminRoleHelpDesk})
 	requireSuccess(t, "update key_file", resp, err)
 
 	read := tb.mustRequest(t, logical.ReadOperation, "config/hd", nil)

@@ -54,8 +54,8 @@ func pathCreds(b *backend) []*framework.Path {
 				},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathCredsIssue},
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathCredsIssue},
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.withValidName(b.pathCredsIssue)},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathCredsIssue)},
 			},
 			HelpSynopsis:    pathCredsHelpSynopsis,
 			HelpDescription: strings.TrimSpace(pathCredsHelpDescription),
@@ -85,7 +85,7 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 	}
 
 	if role == nil {
-		return b.badRequest(req, "role %q not found; list roles with vault list <mount>/roles", roleName)
+		return b.badRequest(req, "role %q not found; list roles with vault list %sroles", roleName, mountPath(req))
 	}
 
 	key, err := b.loadKey(ctx, req.Storage, role.Config)

@@ -77,10 +77,10 @@ func pathRoles(b *backend) []*framework.Path {
 			},
 			ExistenceCheck: b.roleExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
-				logical.CreateOperation: &framework.PathOperation{Callback: b.pathRoleWrite},
-				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathRoleWrite},
-				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathRoleRead},
-				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathRoleDelete},
+				logical.CreateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathRoleWrite)},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathRoleWrite)},
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.withValidName(b.pathRoleRead)},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.withValidName(b.pathRoleDelete)},
 			},
 			HelpSynopsis:    pathRolesHelpSynopsis,
 			HelpDescription: strings.TrimSpace(pathRolesHelpDescription),
@@ -101,7 +101,15 @@ func pathRoles(b *backend) []*framework.Path {
 }
 
 func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	role, err := readRole(ctx, req.Storage, d.Get("name").(string))
+	name := d.Get("name").(string)
+
+	// The write handler rejects such a name with HTTP 400; reading storage
+	// here would fail with HTTP 500 first.
+	if nameError("name", name) != "" {
+		return false, nil
+	}
+
+	role, err := readRole(ctx, req.Storage, name)
 
 	return role != nil, err
 }
@@ -174,8 +182,12 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return b.badRequest(req, "%s", msg)
 	}
 
+	if msg := nameError("config", role.Config); msg != "" {
+		return b.badRequest(req, "%s", msg)
+	}
+
 	if role.Config == "" {
-		return b.badRequest(req, "config is missing; name the config (key) this role issues tokens for, as listed by vault list <mount>/config")
+		return b.badRequest(req, "config is missing; name the config (key) this role issues tokens for, as listed by vault list %sconfig", mountPath(req))
 	}
 
 	if role.AdminRole == "" {
@@ -189,8 +201,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	}
 
 	if cfg == nil {
-		return b.badRequest(req, "config %q not found; write it first with vault write <mount>/config/%s key_file=@file.key admin_role=%s",
-			role.Config, role.Config, role.AdminRole)
+		return b.badRequest(req, "config %q not found; write it first with vault write %sconfig/%s key_file=@file.key admin_role=%s",
+			role.Config, mountPath(req), role.Config, role.AdminRole)
 	}
 
 	if cfg.AdminRole != role.AdminRole {

@@ -229,7 +229,7 @@ func TestCredsCacheConfigRewrite(t *testing.T) {
 	before := tb.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
 	verifyJWT(t, before.Data["token"].(string), &keyA().private.PublicKey)
 
-	tb.mustWrite(t, "config/hd", map[string]any{"key_file": newKeyFile(keyB()).JSON()})
+	tb.mustWrite(t, "config/hd", map[string]any{"key_file": newKeyFile(keyB()).JSON(), "admin_role": adminRoleHelpDesk})
 
 	after := tb.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
 	verifyJWT(t, after.Data["token"].(string), &keyB().private.PublicKey)
@@ -255,7 +255,7 @@ func TestCredsCacheInvalidate(t *testing.T) {
 	first := standby.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
 	verifyJWT(t, first.Data["token"].(string), &keyA().private.PublicKey)
 
-	active.mustWrite(t, "config/hd", map[string]any{"key_file": newKeyFile(keyB()).JSON()})
+	active.mustWrite(t, "config/hd", map[string]any{"key_file": newKeyFile(keyB()).JSON(), "admin_role": adminRoleHelpDesk})
 
 	cached := standby.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
 	if !signedBy(cached.Data["token"].(string), &keyA().private.PublicKey) {
@@ -317,7 +317,7 @@ func TestCredsConcurrentReads(t *testing.T) {
 				key = keyB()
 			}
 
-			resp, err := tb.write(t, "config/hd", map[string]any{"key_file": newKeyFile(key).JSON()})
+			resp, err := tb.write(t, "config/hd", map[string]any{"key_file": newKeyFile(key).JSON(), "admin_role": adminRoleHelpDesk})
 			if err == nil && resp.IsError() {
 				err = resp.Error()
 			}

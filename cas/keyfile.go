@@ -89,6 +89,16 @@ func ParseKeyFile(field string, data []byte) (*KeyFile, error) {
 		return nil, &FieldError{Field: field, Reason: "is empty; pass the downloaded .key file, for example key_file=@helpdesk.key", err: ErrNotJSON}
 	}
 
+	// Two common mistakes leave no JSON object at all: passing a PEM key, and
+	// forgetting the @ that makes the vault CLI read a file.
+	if data[0] != '{' {
+		if bytes.HasPrefix(data, []byte("-----BEGIN ")) {
+			return nil, &FieldError{Field: field, err: ErrNotJSON, Reason: "is a PEM key, not a key file; pass the key as access_key=@key.pem with access_id and admin_rest_api_url, or the .key file as key_file=@file.key"}
+		}
+
+		return nil, &FieldError{Field: field, err: ErrNotJSON, Reason: "is not a JSON object; pass the contents of the .key file, which the vault CLI reads with key_file=@file.key (note the @)"}
+	}
+
 	raw, err := decodeObject(data)
 	if err != nil {
 		var syntaxErr *json.SyntaxError

@@ -372,7 +372,13 @@ func TestParseKeyFileRejects(t *testing.T) {
 		{
 			name:        "bare PEM",
 			data:        pkcs1,
-			wantReason:  "is not valid JSON",
+			wantReason:  "is a PEM key, not a key file",
+			wantNotJSON: true,
+		},
+		{
+			name:        "file name without @",
+			data:        "helpdesk.key",
+			wantReason:  "(note the @)",
 			wantNotJSON: true,
 		},
 		{

@@ -32,6 +32,10 @@ func ParsePrivateKey(field, text string) (*rsa.PrivateKey, error) {
 	normalized := strings.NewReplacer(`\r\n`, "\n", `\n`, "\n", `\r`, "\n", "\r\n", "\n", "\r", "\n").Replace(text)
 
 	match := pemBlockPattern.FindStringSubmatch(normalized)
+	if match == nil && strings.Contains(normalized, "-----BEGIN ") {
+		return nil, fieldErrorf(field, "has a -----BEGIN line but no matching -----END line, so the key is incomplete; pass the whole key as downloaded")
+	}
+
 	if match == nil {
 		return nil, fieldErrorf(field, "is not a PEM private key; expected text starting with -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----")
 	}

@@ -245,6 +245,7 @@ func TestParsePrivateKeyRejects(t *testing.T) {
 		{name: "body without PEM lines", text: body, wantReason: "is not a PEM private key"},
 		{name: "empty", text: "", wantReason: "is not a PEM private key"},
 		{name: "mismatched BEGIN and END", text: mismatchedTypes, wantReason: `begins as "RSA PRIVATE KEY" but ends as "PRIVATE KEY"`},
+		{name: "missing END line", text: pkcs1[:strings.Index(pkcs1, "-----END")], wantReason: "no matching -----END line"},
 		{name: "public key", text: encodePEM("PUBLIC KEY", x509.MarshalPKCS1PublicKey(&key.PublicKey)), wantReason: `has PEM type "PUBLIC KEY"`},
 	}
 

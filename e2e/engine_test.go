@@ -318,6 +318,11 @@ func TestBadInputRejectedWith400(t *testing.T) {
 		t.Fatalf("read key file: %v", err)
 	}
 
+	superAdminFile, err := os.ReadFile(env.superAdminPath)
+	if err != nil {
+		t.Fatalf("read key file: %v", err)
+	}
+
 	tests := []struct {
 		name      string
 		method    string
@@ -337,7 +342,10 @@ func TestBadInputRejectedWith400(t *testing.T) {
 		{"role ttl too long", http.MethodPost, "rsa/roles/bad", map[string]any{"config": "helpdesk-key", "admin_role": "help_desk", "ttl": "2h"}, "ttl"},
 		{"role bad duration", http.MethodPost, "rsa/roles/bad", map[string]any{"config": "helpdesk-key", "admin_role": "help_desk", "max_ttl": "soon"}, "max_ttl"},
 		{"creds ttl too short", http.MethodPost, "rsa/creds/helpdesk", map[string]any{"ttl": "1s"}, "ttl"},
-		{"creds unknown role", http.MethodGet, "rsa/creds/nobody", nil, "nobody"},
+		{"creds unknown role", http.MethodGet, "rsa/creds/nobody", nil, "vault list rsa/roles"},
+		{"config name with dot dot", http.MethodPost, "rsa/config/a..b", map[string]any{"key_file": string(helpDeskFile), "admin_role": "help_desk"}, "a..b"},
+		{"creds name with dot dot", http.MethodGet, "rsa/creds/a..b", nil, "a..b"},
+		{"config key replaced without admin_role", http.MethodPost, "rsa/config/helpdesk-key", map[string]any{"key_file": string(superAdminFile)}, "admin_role"},
 		{"config delete in use", http.MethodDelete, "rsa/config/helpdesk-key", nil, "helpdesk"},
 	}
 
