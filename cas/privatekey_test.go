@@ -228,6 +228,7 @@ func TestParsePrivateKeyRejects(t *testing.T) {
 		"-----END RSA PRIVATE KEY-----\n"
 
 	mismatchedTypes := strings.Replace(pkcs1, "END RSA PRIVATE KEY", "END PRIVATE KEY", 1)
+	withoutEnd, _, _ := strings.Cut(pkcs1, "-----END")
 
 	tests := []struct {
 		name       string
@@ -245,7 +246,7 @@ func TestParsePrivateKeyRejects(t *testing.T) {
 		{name: "body without PEM lines", text: body, wantReason: "is not a PEM private key"},
 		{name: "empty", text: "", wantReason: "is not a PEM private key"},
 		{name: "mismatched BEGIN and END", text: mismatchedTypes, wantReason: `begins as "RSA PRIVATE KEY" but ends as "PRIVATE KEY"`},
-		{name: "missing END line", text: pkcs1[:strings.Index(pkcs1, "-----END")], wantReason: "no matching -----END line"},
+		{name: "missing END line", text: withoutEnd, wantReason: "no matching -----END line"},
 		{name: "public key", text: encodePEM("PUBLIC KEY", x509.MarshalPKCS1PublicKey(&key.PublicKey)), wantReason: `has PEM type "PUBLIC KEY"`},
 	}
 
