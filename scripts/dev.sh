@@ -27,7 +27,28 @@ plugin_bin="$plugin_dir/vault-plugin-secrets-rsa-cas"
 fake="$root/.bin/rsa-cas-fake"
 
 step() { printf '\n==> %s\n' "$*"; }
-fail() { printf 'dev: %s\n' "$*" >&2; exit 1; }
+
+# fail prints a message and, when a log file is named, its last lines, then
+# exits. The EXIT trap then stops whatever was started.
+fail() {
+	printf 'dev: %s\n' "$1" >&2
+	if [[ -n "${2:-}" && -f "$2" ]]; then
+		printf 'dev: last lines of %s:\n' "$2" >&2
+		tail -n 5 "$2" >&2
+	fi
+	exit 1
+}
+
+started=false
+
+stop_on_failure() {
+	local status=$?
+	if [[ $status -ne 0 && $started == true ]]; then
+		echo "dev: make dev failed; stopping the servers it started" >&2
+		"$root/scripts/dev-stop.sh" --quiet
+	fi
+}
+trap stop_on_failure EXIT
 
 for file in "$plugin_bin" "$fake"; do
 	[[ -x "$file" ]] || fail "$file is missing; run make dev, which builds it"
@@ -66,6 +87,7 @@ if [[ -n "${KEY_FILE:-}" ]]; then
 fi
 
 step "starting the fake CAS on 127.0.0.1:$cas_port (log: .dev/fake-cas.log)"
+started=true
 setsid "$fake" serve -listen "127.0.0.1:$cas_port" -key "$helpdesk_key=$helpdesk_role" -key "$dev_dir/superadmin.key=super_admin" \
 	>"$dev_dir/fake-cas.log" 2>&1 &
 echo $! >"$dev_dir/fake-cas.pid"
@@ -80,11 +102,12 @@ for _ in $(seq 1 100); do
 	if curl -fsS "$VAULT_ADDR/v1/sys/health" >/dev/null 2>&1; then
 		break
 	fi
-	kill -0 "$(cat "$dev_dir/vault.pid")" 2>/dev/null || fail "Vault exited; see .dev/vault.log"
+	kill -0 "$(cat "$dev_dir/vault.pid")" 2>/dev/null || fail "Vault exited; is port $vault_port or $((vault_port + 1)) in use? Set VAULT_PORT to move it" "$dev_dir/vault.log"
 	sleep 0.2
 done
-curl -fsS "$VAULT_ADDR/v1/sys/health" >/dev/null || fail "Vault did not become ready; see .dev/vault.log"
-curl -fsS "http://127.0.0.1:$cas_port/AdminInterface/healthcheck" >/dev/null || fail "the fake CAS is not answering; see .dev/fake-cas.log"
+curl -fsS "$VAULT_ADDR/v1/sys/health" >/dev/null || fail "Vault did not become ready" "$dev_dir/vault.log"
+curl -fsS "http://127.0.0.1:$cas_port/AdminInterface/healthcheck" >/dev/null ||
+	fail "the fake CAS is not answering; it rejects key files it cannot parse, and CAS_PORT=$cas_port may be in use" "$dev_dir/fake-cas.log"
 
 sha=$(sha256sum "$plugin_bin" | cut -d' ' -f1)
 
@@ -98,7 +121,7 @@ step "writing the keys and the helpdesk and superadmin roles"
 "$vault_bin" write rsa/config/helpdesk-key key_file=@"$helpdesk_key" admin_role="$helpdesk_role"
 "$vault_bin" write rsa/config/superadmin-key key_file=@"$dev_dir/superadmin.key" admin_role=super_admin
 "$vault_bin" write rsa/roles/helpdesk config=helpdesk-key admin_role="$helpdesk_role" ttl=15m max_ttl=59m
-"$vault_bin" write rsa/roles/superadmin config=superadmin-key admin_role=super_admin ttl=5m
+"$vault_bin" write rsa/roles/superadmin config=superadmin-key admin_role=super_admin ttl=5m max_ttl=15m
 
 step "vault read rsa/creds/helpdesk"
 "$vault_bin" read rsa/creds/helpdesk
@@ -119,15 +142,15 @@ call_cas() {
 }
 
 call_cas "helpdesk token, GET /v1/adminlog/exportlogs" GET "/v1/adminlog/exportlogs?pageSize=1&pageNumber=0" "$helpdesk_token"
-[[ "$last_status" == 200 ]] || fail "the fake CAS rejected the helpdesk token; see .dev/fake-cas.log"
+[[ "$last_status" == 200 ]] || fail "the fake CAS rejected the helpdesk token" "$dev_dir/fake-cas.log"
 
 call_cas "helpdesk token, GET /v2/users/highrisk" GET /v2/users/highrisk "$helpdesk_token"
 if [[ "$helpdesk_role" == help_desk && "$last_status" != 403 ]]; then
-	fail "the fake CAS let a Help Desk token list high-risk users; see .dev/fake-cas.log"
+	fail "the fake CAS let a Help Desk token list high-risk users" "$dev_dir/fake-cas.log"
 fi
 
 call_cas "superadmin token, GET /v2/users/highrisk" GET /v2/users/highrisk "$superadmin_token"
-[[ "$last_status" == 200 ]] || fail "the fake CAS rejected the superadmin token; see .dev/fake-cas.log"
+[[ "$last_status" == 200 ]] || fail "the fake CAS rejected the superadmin token" "$dev_dir/fake-cas.log"
 
 cat <<EOT
 
