@@ -72,7 +72,7 @@ func newBackend(opts Options) *backend {
 		BackendType:    logical.TypeLogical,
 		RunningVersion: opts.Version,
 		PathsSpecial: &logical.Paths{
-			// Config entries hold private keys.
+			// Config entries contain private keys.
 			SealWrapStorage: []string{configStoragePrefix},
 		},
 		Paths: framework.PathAppend(

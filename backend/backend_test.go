@@ -424,15 +424,15 @@ func (tb *testBackend) mustRequest(t *testing.T, op logical.Operation, path stri
 	return resp
 }
 
-func requireSuccess(t *testing.T, what string, resp *logical.Response, err error) {
+func requireSuccess(t *testing.T, action string, resp *logical.Response, err error) {
 	t.Helper()
 
 	if err != nil {
-		t.Fatalf("%s: unexpected error: %v", what, err)
+		t.Fatalf("%s: unexpected error: %v", action, err)
 	}
 
 	if resp.IsError() {
-		t.Fatalf("%s: unexpected error response: %v", what, resp.Error())
+		t.Fatalf("%s: unexpected error response: %v", action, resp.Error())
 	}
 }
 

@@ -40,14 +40,14 @@ func parseConfigUpdate(d *framework.FieldData) (*configUpdate, string) {
 
 	if raw, ok := d.GetOk("key_file"); ok {
 		if len(update.fields) > 0 {
-			given := make([]string, 0, len(update.fields))
+			conflicting := make([]string, 0, len(update.fields))
 			for _, field := range keyFields {
 				if _, ok := update.fields[field]; ok {
-					given = append(given, field)
+					conflicting = append(conflicting, field)
 				}
 			}
 
-			return nil, fmt.Sprintf("key_file cannot be combined with %s; the key file sets all of them, so pass either key_file or the single fields", strings.Join(given, ", "))
+			return nil, fmt.Sprintf("key_file cannot be combined with %s; the key file sets all of them, so pass either key_file or the single fields", strings.Join(conflicting, ", "))
 		}
 
 		keyFile, err := cas.ParseKeyFile("key_file", []byte(raw.(string)))

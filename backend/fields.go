@@ -109,7 +109,7 @@ func nameError(field, name string) string {
 }
 
 // withValidName wraps a path callback so that a name Vault storage would
-// reject is answered with HTTP 400 before the callback runs.
+// reject gets HTTP 400 before the callback runs.
 func (b *backend) withValidName(callback framework.OperationFunc) framework.OperationFunc {
 	return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 		if msg := nameError("name", d.Get("name").(string)); msg != "" {

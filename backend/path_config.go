@@ -130,35 +130,13 @@ func pathConfig(b *backend) []*framework.Path {
 }
 
 func (b *backend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	name := d.Get("name").(string)
-
-	// The write handler rejects such a name with HTTP 400; reading storage
-	// here would fail with HTTP 500 first.
-	if nameError("name", name) != "" {
-		return false, nil
-	}
-
-	cfg, err := readConfig(ctx, req.Storage, name)
+	cfg, err := readConfig(ctx, req.Storage, d.Get("name").(string))
 
 	return cfg != nil, err
 }
 
 func readConfig(ctx context.Context, s logical.Storage, name string) (*keyConfig, error) {
-	entry, err := s.Get(ctx, configStoragePrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("read config %q: %w", name, err)
-	}
-
-	if entry == nil {
-		return nil, nil
-	}
-
-	cfg := &keyConfig{}
-	if err := entry.DecodeJSON(cfg); err != nil {
-		return nil, fmt.Errorf("decode config %q: %w", name, err)
-	}
-
-	return cfg, nil
+	return readEntry[keyConfig](ctx, s, configStoragePrefix, "config", name)
 }
 
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

@@ -101,7 +101,7 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 	// other means, because a mismatch would grant more power than the role
 	// states.
 	if key.config.AdminRole != role.AdminRole {
-		b.Logger().Error("role and config admin roles differ; refusing to issue", "role", roleName, "role_admin_role", role.AdminRole,
+		b.Logger().Error("role and config admin roles differ; rejecting the request", "role", roleName, "role_admin_role", role.AdminRole,
 			"config", role.Config, "config_admin_role", key.config.AdminRole)
 
 		return nil, fmt.Errorf("role %q grants %s but config %q contains a %s key; write the role again with a matching config or admin_role", roleName, role.AdminRole, role.Config, key.config.AdminRole)

@@ -101,35 +101,13 @@ func pathRoles(b *backend) []*framework.Path {
 }
 
 func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	name := d.Get("name").(string)
-
-	// The write handler rejects such a name with HTTP 400; reading storage
-	// here would fail with HTTP 500 first.
-	if nameError("name", name) != "" {
-		return false, nil
-	}
-
-	role, err := readRole(ctx, req.Storage, name)
+	role, err := readRole(ctx, req.Storage, d.Get("name").(string))
 
 	return role != nil, err
 }
 
 func readRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
-	entry, err := s.Get(ctx, roleStoragePrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("read role %q: %w", name, err)
-	}
-
-	if entry == nil {
-		return nil, nil
-	}
-
-	role := &roleEntry{}
-	if err := entry.DecodeJSON(role); err != nil {
-		return nil, fmt.Errorf("decode role %q: %w", name, err)
-	}
-
-	return role, nil
+	return readEntry[roleEntry](ctx, s, roleStoragePrefix, "role", name)
 }
 
 // rolesUsingConfig returns the sorted names of roles whose config is name.

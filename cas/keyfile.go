@@ -152,9 +152,9 @@ func ParseKeyFile(field string, data []byte) (*KeyFile, error) {
 	return kf, nil
 }
 
-// decodeObject decodes a JSON object into its raw members. When the input
-// fails only because string values contain raw control characters, it
-// escapes them and tries again.
+// decodeObject decodes a JSON object into its raw members. When decoding
+// fails and escaping raw CR, LF and tab bytes inside strings changes the
+// input, it decodes the escaped input once more.
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
 	var raw map[string]json.RawMessage
 

@@ -9,7 +9,8 @@
 #   VAULT_PORT   Vault's loopback port (default 8200)
 #   CAS_PORT     the fake CAS's loopback port (default 18443)
 #   KEY_FILE     a real .key file to use for the helpdesk config instead of a
-#                demo key; KEY_ADMIN_ROLE names its admin role (default help_desk)
+#                demo key
+#   KEY_ADMIN_ROLE  the admin role of KEY_FILE (default help_desk)
 #   VAULT_BIN    an installed vault to use instead of building one
 # Run it through `make dev`, which builds the plugin and the fake first.
 set -euo pipefail

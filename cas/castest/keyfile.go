@@ -3,12 +3,11 @@ package castest
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 
 	"github.com/hashicorp/go-uuid"
+	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
 )
 
 // KeyFile is a generated legacy Admin API key with its file in the format
@@ -66,5 +65,5 @@ func (k *KeyFile) Key(audience, adminRole string) Key {
 
 // PEM returns the private key as PKCS#1 PEM text, the accessKey value.
 func (k *KeyFile) PEM() string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.PrivateKey)}))
+	return cas.EncodePrivateKey(k.PrivateKey)
 }
