@@ -276,9 +276,12 @@ func TestRequestAccessTokenErrors(t *testing.T) {
 			t.Parallel()
 
 			ts := newTokenServer(t, tt.status, tt.body)
+
+			ts.mu.Lock()
 			for name, values := range tt.header {
 				ts.header[name] = values
 			}
+			ts.mu.Unlock()
 
 			_, err := requestToken(t, ts, parseOAuthKey(t, testKey()), "rsa.audit.admin")
 
@@ -331,7 +334,9 @@ func TestRequestAccessTokenRedactsEchoedAssertion(t *testing.T) {
 	t.Parallel()
 
 	ts := newTokenServer(t, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"bad assertion %s"}`)
+	ts.mu.Lock()
 	ts.echoAssertion = true
+	ts.mu.Unlock()
 
 	_, err := requestToken(t, ts, parseOAuthKey(t, ecKey()), "rsa.audit.admin")
 	if err == nil {
