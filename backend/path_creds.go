@@ -97,6 +97,10 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
 	}
 
+	if key.config.kind() == kindOAuth {
+		return b.issueAccessToken(ctx, req, roleName, role, key, requested)
+	}
+
 	// Writes keep the two equal. This check guards against storage edited by
 	// other means, because a mismatch would grant more power than the role
 	// states.

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"net/http"
 	"sync"
 
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
@@ -8,10 +9,14 @@ import (
 )
 
 // cachedKey is a config with its private key already parsed, so issuing a
-// token costs no storage read, seal unwrap or PEM parse.
+// token costs no storage read, seal unwrap or PEM parse. signer is set for
+// legacy keys, oauthKey and httpClient for OAuth clients.
 type cachedKey struct {
 	config *keyConfig
 	signer *cas.Signer
+
+	oauthKey   *cas.OAuthKey
+	httpClient *http.Client
 }
 
 // signerCache holds parsed keys by config name. Every drop bumps a

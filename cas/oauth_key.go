@@ -29,8 +29,9 @@ const (
 // with P-256 and SHA-256.
 const CurveP256 = "P-256"
 
-// maxKeyIDLength bounds key IDs. Real kids are UUIDs or short thumbprints;
-// the bound only stops a pasted key from being taken for a key ID.
+// maxKeyIDLength bounds key IDs and client IDs. Real ones are UUIDs or
+// short thumbprints; the bound only stops a pasted key from being taken for
+// an ID.
 const maxKeyIDLength = 256
 
 // OAuthKey is the private key of an OAuth Administration API client, ready
@@ -131,22 +132,38 @@ func ParseOAuthKey(keyField, text, keyIDField, keyID string) (*OAuthKey, error) 
 // whitespace or invisible characters from a copy and paste are rejected,
 // never trimmed.
 func ValidateKeyID(field, value string) error {
+	return validateIdentifier(field, value, "the key ID the RSA console shows for the OAuth client", "key ID")
+}
+
+// ValidateClientID checks the client ID of an OAuth client by the rules of
+// ValidateKeyID.
+func ValidateClientID(field, value string) error {
+	return validateIdentifier(field, value, "the client ID the RSA console shows for the OAuth client", "client ID")
+}
+
+// validateIdentifier checks an identifier that CAS compares exactly. source
+// tells where the value comes from, and name is used in messages.
+func validateIdentifier(field, value, source, name string) error {
 	if value == "" {
-		return fieldErrorf(field, "is empty; pass the key ID the RSA console shows for the OAuth client")
+		return fieldErrorf(field, "is empty; pass %s", source)
 	}
 
 	if len(value) > maxKeyIDLength {
-		return fieldErrorf(field, "is %d bytes long; key IDs are at most %d bytes, so check that the key itself was not passed as the key ID", len(value), maxKeyIDLength)
+		return fieldErrorf(field, "is %d bytes long; a %s has at most %d bytes, so check that a key was not passed as the %s", len(value), name, maxKeyIDLength, name)
+	}
+
+	if strings.Contains(value, "PRIVATE KEY") || strings.Contains(value, `"d"`) {
+		return fieldErrorf(field, "contains a private key; pass %s here, and the key in its own field", source)
 	}
 
 	if !utf8.ValidString(value) {
-		return fieldErrorf(field, "is not valid UTF-8; retype the key ID")
+		return fieldErrorf(field, "is not valid UTF-8; retype the %s", name)
 	}
 
 	if i := strings.IndexFunc(value, isHiddenRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(value[i:])
 
-		return fieldErrorf(field, "value %q contains %s at byte %d; CAS compares key IDs exactly, so retype it", value, describeRune(r), i)
+		return fieldErrorf(field, "value %q contains %s at byte %d; CAS compares the %s exactly, so retype it", value, describeRune(r), i, name)
 	}
 
 	return nil
