@@ -20,7 +20,7 @@ func tokenFetcher(calls *atomic.Int32, clock *testClock, life time.Duration, con
 		return &cachedAccessToken{
 			config: config,
 			token: &cas.AccessToken{
-				Token:       "token-" + string(rune('A'+n-1)),
+				Token:       "token-" + string('A'+n-1),
 				TokenType:   "Bearer",
 				RequestedAt: now,
 				ExpiresIn:   life,

@@ -232,9 +232,9 @@ func TestRequestAccessTokenErrors(t *testing.T) {
 		},
 		{
 			name: "forbidden html from the wrong host", status: http.StatusForbidden,
-			header:       http.Header{"Content-Type": {"text/html; charset=utf-8"}},
-			body:         "<html><body>Forbidden</body></html>",
-			wantRejected: true,
+			header:        http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+			body:          "<html><body>Forbidden</body></html>",
+			wantRejected:  true,
 			wantInMessage: []string{"HTTP 403", "text/html body", "Forbidden", "auth.securid.com"},
 		},
 		{
