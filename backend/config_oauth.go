@@ -178,9 +178,9 @@ func (b *backend) applyOAuthConfigUpdate(existing *keyConfig, update *oauthConfi
 	return cfg, true, ""
 }
 
-// oauthConfigResponseData is what reads of an OAuth config return. The
-// private key is left out; key_id, key_type, key_bits, key_curve and
-// public_key_sha256 identify it.
+// oauthConfigResponseData returns the fields that reads of an OAuth config
+// show. The private key is left out, and key_id, key_type, key_bits,
+// key_curve and public_key_sha256 identify it instead.
 func oauthConfigResponseData(cfg *keyConfig) map[string]any {
 	return map[string]any{
 		"kind":              kindOAuth,

@@ -158,8 +158,8 @@ func (b *backend) fetchAccessToken(ctx context.Context, s logical.Storage, roleN
 // rejection by CAS is HTTP 400: retrying cannot help, and the fix lies in
 // the config, the role or the RSA console, so Vault clients must not retry
 // it. Other failures (network errors, 429 and 5xx after the HTTP client's
-// retries, unusable responses) are HTTP 502, which tells the caller that
-// CAS, not the request, failed, and that a later attempt may succeed.
+// retries, unusable responses) are HTTP 502, which signals that CAS, not
+// the request, failed, and that a later attempt may succeed.
 func (b *backend) accessTokenFailure(req *logical.Request, roleName, configName string, err error) (*logical.Response, error) {
 	if errors.Is(err, errRoleChanged) {
 		return b.badRequest(req, "%v; read creds/%s again", err, roleName)
@@ -173,9 +173,9 @@ func (b *backend) accessTokenFailure(req *logical.Request, roleName, configName 
 }
 
 // roleScopesError returns a message when a role's scopes are empty or not
-// all granted to its config. Writes prevent both; the check guards against
-// storage edited by other means, because requesting scopes outside the
-// grants would give a role more power than the config states.
+// all granted to its config. Writes prevent both. The check guards against
+// storage edited by other means, because scopes outside the grants would
+// give a role more power than the config states.
 func roleScopesError(roleName string, role *roleEntry, cfg *keyConfig) string {
 	if len(role.Scopes) == 0 {
 		return fmt.Sprintf("role %q has no scopes, but its config %q is an OAuth client; write the role again with scopes", roleName, role.Config)

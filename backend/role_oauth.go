@@ -110,8 +110,8 @@ func applyOAuthRoleFields(role *roleEntry, d *framework.FieldData, cfg *keyConfi
 	return ""
 }
 
-// oauthRoleData is what a read of a role on an OAuth config returns.
-// min_remaining_ttl is the effective value, the default when unset.
+// oauthRoleData returns the fields that a read of a role on an OAuth config
+// shows. min_remaining_ttl is the effective value, the default when unset.
 func oauthRoleData(role *roleEntry) map[string]any {
 	return map[string]any{
 		"config":            role.Config,

@@ -39,8 +39,8 @@ func newTokenCache() *tokenCache {
 	return &tokenCache{entries: make(map[string]*cachedAccessToken)}
 }
 
-// fetchResult is what one shared fetch hands to every caller that joined
-// it.
+// fetchResult is the token of one shared fetch, handed to every caller
+// that joined it.
 type fetchResult struct {
 	entry  *cachedAccessToken
 	cached bool
@@ -113,7 +113,7 @@ func (c *tokenCache) lookup(role string, now time.Time, minRemaining time.Durati
 	return entry
 }
 
-// dropRole forgets role's token, after a write or delete of the role.
+// dropRole removes role's token, after a write or delete of the role.
 func (c *tokenCache) dropRole(role string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -122,7 +122,7 @@ func (c *tokenCache) dropRole(role string) {
 	c.generation++
 }
 
-// dropConfig forgets the tokens of every role that got them from config,
+// dropConfig removes the tokens of every role that got them from config,
 // after a write or delete of the config.
 func (c *tokenCache) dropConfig(config string) {
 	c.mu.Lock()

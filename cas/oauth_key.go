@@ -142,7 +142,7 @@ func ValidateClientID(field, value string) error {
 }
 
 // validateIdentifier checks an identifier that CAS compares exactly. source
-// tells where the value comes from, and name is used in messages.
+// names where the value comes from, and name is used in messages.
 func validateIdentifier(field, value, source, name string) error {
 	if value == "" {
 		return fieldErrorf(field, "is empty; pass %s", source)

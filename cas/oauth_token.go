@@ -60,9 +60,9 @@ type AccessToken struct {
 	AssertionID string
 }
 
-// TokenError is a token request that CAS answered with an error, or with a
-// response the engine could not use. Its message says what CAS rejected and
-// what to check; it never contains the client assertion or a token.
+// TokenError reports a token request that CAS rejected or failed, or whose
+// response the engine could not use. Its message names what CAS rejected
+// and what to check. It never contains the client assertion or a token.
 type TokenError struct {
 	TokenURL   string
 	StatusCode int
@@ -128,7 +128,7 @@ func (e *TokenError) Rejected() bool {
 		e.StatusCode != http.StatusRequestTimeout && e.StatusCode != http.StatusTooManyRequests
 }
 
-// Hint says what to check for the error, or "".
+// Hint returns what to check for the error, or "".
 func (e *TokenError) Hint() string {
 	switch e.Code {
 	case "invalid_client":
@@ -391,8 +391,8 @@ func orUnknown(mediaType string) string {
 	return mediaType
 }
 
-// IsTokenRejected reports whether err is a TokenError that CAS answered
-// with a permanent rejection (see TokenError.Rejected).
+// IsTokenRejected reports whether err is a TokenError for a permanent
+// rejection by CAS (see TokenError.Rejected).
 func IsTokenRejected(err error) bool {
 	var tokenErr *TokenError
 

@@ -5,12 +5,12 @@ import (
 	"strings"
 )
 
-// tokenPathSuffix is what the token endpoint adds to the issuer URL.
+// tokenPathSuffix is the path of the token endpoint below the issuer URL.
 const tokenPathSuffix = "/token"
 
 // ValidateIssuerURL checks the issuer URL of an OAuth client, such as
 // https://<tenant>.auth.securid.com/oauth. It must be an absolute https URL
-// with a host and without user information, query or fragment; plain http
+// with a host and without user information, query or fragment. Plain http
 // is accepted only for loopback hosts, so tests can use a local fake CAS.
 // The token endpoint URL is rejected, because the engine appends /token
 // itself.
@@ -65,7 +65,7 @@ func TokenEndpoint(issuerURL string) string {
 
 // IssuerURLWarning returns a warning when the issuer URL points at the
 // tenant's Admin API host (*.access.securid.com) instead of its
-// authentication host (*.auth.securid.com), or "" otherwise. CAS answers
+// authentication host (*.auth.securid.com), or "" otherwise. CAS rejects
 // token requests on the wrong host with HTTP 403.
 func IssuerURLWarning(field, issuerURL string) string {
 	parsed, err := url.Parse(issuerURL)
