@@ -101,8 +101,8 @@ func (c *tokenCache) lookup(role string, now time.Time, minRemaining time.Durati
 	}
 
 	if entry.remaining(now) <= minRemaining {
-		// Expired entries are removed here, so the map holds at most one
-		// entry per role and no dead tokens linger in memory.
+		// An expired token is removed at the next read of its role. A role
+		// that is never read again keeps it until a drop.
 		if entry.remaining(now) <= 0 {
 			delete(c.entries, role)
 		}
