@@ -380,8 +380,13 @@ func RedactURL(u *url.URL) string {
 }
 
 // isTLSError reports whether err comes from the TLS handshake or certificate
-// verification.
+// verification. net/http reports a plain HTTP server on an https URL only
+// in the error text.
 func isTLSError(err error) bool {
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return true
+	}
+
 	var (
 		verifyErr    *tls.CertificateVerificationError
 		unknownAuth  x509.UnknownAuthorityError

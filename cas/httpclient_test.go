@@ -349,6 +349,16 @@ func countingTLSServer(t *testing.T, configure func(*tls.Config)) (*httptest.Ser
 	return server, &connections
 }
 
+// getError sends a GET that the test expects to fail and returns its error.
+func getError(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+
+	return err
+}
+
 func certificatePEM(cert *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 }
@@ -380,7 +390,7 @@ func TestHTTPClientTLS(t *testing.T) {
 
 	before := connections.Load()
 
-	_, err = systemOnly.Get(server.URL)
+	err = getError(systemOnly, server.URL)
 
 	var unknownAuthority x509.UnknownAuthorityError
 	if !errors.As(err, &unknownAuthority) {
@@ -428,7 +438,7 @@ func TestHTTPClientTimeoutNotRetried(t *testing.T) {
 		t.Fatalf("NewHTTPClient: %v", err)
 	}
 
-	_, err = client.Get(server.URL)
+	err = getError(client, server.URL)
 
 	var netErr net.Error
 	if !errors.As(err, &netErr) || !netErr.Timeout() {
@@ -478,7 +488,7 @@ func TestHTTPClientNetworkErrorRetries(t *testing.T) {
 				t.Fatalf("NewHTTPClient: %v", err)
 			}
 
-			_, err = client.Get("https://tenant.invalid/AdminInterface/restapi")
+			err = getError(client, "https://tenant.invalid/AdminInterface/restapi")
 			if !errors.Is(err, tc.err) {
 				t.Errorf("error %v, want it to wrap %v", err, tc.err)
 			}
