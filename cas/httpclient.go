@@ -351,14 +351,15 @@ func (s *attemptState) giveUp(resp *http.Response, err error, attempts int) (*ht
 		return resp, nil
 	}
 
-	s.opts.Logger.Warn("CAS request failed", "method", s.method, "url", s.url, "attempts", attempts, "error", err)
-
 	// The attempt client wraps errors in a *url.Error that repeats the
-	// method and URL, and http.Client wraps the result once more.
+	// method and the URL with its query, and http.Client wraps the result
+	// once more.
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
+
+	s.opts.Logger.Warn("CAS request failed", "method", s.method, "url", s.url, "attempts", attempts, "error", err)
 
 	if attempts > 1 {
 		return nil, fmt.Errorf("giving up after %d attempts: %w", attempts, err)

@@ -488,7 +488,7 @@ func TestHTTPClientNetworkErrorRetries(t *testing.T) {
 				t.Fatalf("NewHTTPClient: %v", err)
 			}
 
-			err = getError(client, "https://tenant.invalid/AdminInterface/restapi")
+			err = getError(client, "https://tenant.invalid/AdminInterface/restapi?assertion=abc")
 			if !errors.Is(err, tc.err) {
 				t.Errorf("error %v, want it to wrap %v", err, tc.err)
 			}
@@ -497,8 +497,8 @@ func TestHTTPClientNetworkErrorRetries(t *testing.T) {
 				t.Errorf("%d attempts, want %d", got, tc.wantAttempts)
 			}
 
-			if !strings.Contains(logs.String(), "CAS request failed") {
-				t.Errorf("failure not logged:\n%s", logs.String())
+			if !strings.Contains(logs.String(), "CAS request failed") || strings.Contains(logs.String(), "assertion=abc") {
+				t.Errorf("failure not logged, or logged with the query:\n%s", logs.String())
 			}
 		})
 	}
