@@ -248,7 +248,7 @@ type attemptState struct {
 // Vault request longer.
 func (s *attemptState) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	s.attempt++
-	s.lastErr = err
+	s.lastErr = withoutURL(err)
 
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -351,13 +351,7 @@ func (s *attemptState) giveUp(resp *http.Response, err error, attempts int) (*ht
 		return resp, nil
 	}
 
-	// The attempt client wraps errors in a *url.Error that repeats the
-	// method and the URL with its query, and http.Client wraps the result
-	// once more.
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		err = urlErr.Err
-	}
+	err = withoutURL(err)
 
 	s.opts.Logger.Warn("CAS request failed", "method", s.method, "url", s.url, "attempts", attempts, "error", err)
 
@@ -366,6 +360,17 @@ func (s *attemptState) giveUp(resp *http.Response, err error, attempts int) (*ht
 	}
 
 	return nil, err
+}
+
+// withoutURL returns the cause inside the *url.Error that http.Client
+// wraps errors in, since its text repeats the URL with its query.
+func withoutURL(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+
+	return err
 }
 
 // RedactURL returns u without user information, query or fragment, for logs
