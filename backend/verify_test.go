@@ -19,8 +19,8 @@ import (
 
 const superAdminAccessID = "7d9e4a61-5b2c-4f0e-8c3a-2e6b9f1d4c87"
 
-// verifyFixture is a backend and a fake CAS over TLS that knows keyA as a
-// Help Desk key (testAccessID) and keyB as a Super Administrator key.
+// verifyFixture is a backend and a fake CAS over TLS with keyA registered as
+// a Help Desk key (testAccessID) and keyB as a Super Administrator key.
 type verifyFixture struct {
 	tb       *testBackend
 	fake     *castest.Server

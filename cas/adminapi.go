@@ -72,7 +72,7 @@ type CheckResult struct {
 }
 
 // maxErrorBody bounds how much of a response the check reads. CAS's
-// answers to these calls are a few hundred bytes.
+// responses to these calls are a few hundred bytes.
 const maxErrorBody = 64 << 10
 
 // maxMessageLength bounds the message a check reports, so a proxy's HTML

@@ -243,9 +243,9 @@ type attemptState struct {
 }
 
 // checkRetry retries network failures, 429 and 5xx except 501. It does not
-// retry a DNS name that does not exist, a certificate failure or an attempt
-// that timed out: another attempt would fail the same way and only hold the
-// Vault request longer.
+// retry a DNS name that does not exist, a TLS failure or an attempt that
+// timed out, because another attempt would fail the same way and only hold
+// the Vault request longer.
 func (s *attemptState) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	s.attempt++
 	s.lastErr = withoutURL(err)
