@@ -100,7 +100,7 @@ func (b *backend) verifyConfigWrite(ctx context.Context, req *logical.Request, d
 	b.logCheck("config", name, cfg, result)
 
 	if !result.OK {
-		resp, err := b.badRequest(req, "verify failed, so config %q was not stored: %s", name, describeFailure(result, cfg))
+		resp, err := b.badRequest(req, "verify failed, so config %q was not written: %s", name, describeFailure(result, cfg))
 
 		return nil, resp, err
 	}

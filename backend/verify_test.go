@@ -269,7 +269,7 @@ func TestConfigVerifyFailures(t *testing.T) {
 			resp, err := f.tb.write(t, "config/x", data)
 			message := requireErrorResponse(t, resp, err)
 
-			for _, part := range append([]string{`verify failed, so config "x" was not stored`}, tc.wantParts...) {
+			for _, part := range append([]string{`verify failed, so config "x" was not written`}, tc.wantParts...) {
 				if !strings.Contains(message, part) {
 					t.Errorf("message does not contain %q:\n%s", part, message)
 				}

@@ -80,7 +80,7 @@ func TestConfigVerifyUnknownKey(t *testing.T) {
 
 	for _, part := range []string{
 		"Code: 400",
-		`verify failed, so config "verify-stranger" was not stored`,
+		`verify failed, so config "verify-stranger" was not written`,
 		`HTTP 403 "Invalid Access Id"`,
 		"(unknown_access_id)",
 		"CAS does not know access ID \"" + stranger.AccessID + "\"",
