@@ -10,9 +10,6 @@ import (
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
 )
 
-// The help text mentions tokens, which gosec mistakes for credentials.
-//
-//nolint:gosec // help text, not credentials
 const (
 	pathVerifyHelpSynopsis = `Check with CAS that a role's key works.`
 
