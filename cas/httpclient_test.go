@@ -421,33 +421,36 @@ func TestHTTPClientRequiresTLS12(t *testing.T) {
 func TestHTTPClientTimeoutNotRetried(t *testing.T) {
 	t.Parallel()
 
-	release := make(chan struct{})
+	transport := &stallingTransport{}
 
-	var requests atomic.Int32
-
-	server := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		requests.Add(1)
-		<-release
-	}))
-	// Close waits for handlers, so release them first.
-	t.Cleanup(server.Close)
-	t.Cleanup(func() { close(release) })
-
-	client, err := cas.NewHTTPClient(cas.HTTPOptions{Timeout: 100 * time.Millisecond, RetryWaitMin: time.Millisecond})
+	client, err := cas.NewHTTPClientWithTransport(cas.HTTPOptions{Timeout: 50 * time.Millisecond, RetryWaitMin: time.Millisecond}, transport)
 	if err != nil {
 		t.Fatalf("NewHTTPClient: %v", err)
 	}
 
-	err = getError(client, server.URL)
+	err = getError(client, "https://tenant.invalid/AdminInterface/restapi")
 
 	var netErr net.Error
 	if !errors.As(err, &netErr) || !netErr.Timeout() {
-		t.Errorf("GET from a stalled server: error %v, want a timeout", err)
+		t.Errorf("GET through a stalled transport: error %v, want a timeout", err)
 	}
 
-	if got := requests.Load(); got != 1 {
-		t.Errorf("server saw %d requests, want 1", got)
+	if got := transport.attempts.Load(); got != 1 {
+		t.Errorf("%d attempts, want 1", got)
 	}
+}
+
+// stallingTransport blocks every request until the client gives up on it,
+// like a server that never answers, and counts the attempts.
+type stallingTransport struct {
+	attempts atomic.Int32
+}
+
+func (s *stallingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.attempts.Add(1)
+	<-req.Context().Done()
+
+	return nil, req.Context().Err()
 }
 
 // failingTransport fails every request with err and counts the attempts.
