@@ -15,17 +15,19 @@ const (
 
 	pathVerifyHelpDescription = `
 Mints a short-lived token with the role's key and calls the CAS Admin API
-with it: GET .../v1/adminlog/exportlogs?pageSize=1&pageNumber=0, and for a
-super_admin role also GET .../v2/users/highrisk, which only Super
-Administrator keys may read. The token is used once and never returned.
+with it: GET .../v1/adminlog/exportlogs?pageSize=1&pageNumber=0, then GET
+.../v2/users/highrisk, which only Super Administrator keys may read. A
+super_admin role must reach it, and a help_desk role that reaches it has a
+Super Administrator key (kind wrong_admin_role). The token is used once and
+never returned.
 
 The response reports ok, and when the check failed its kind, the HTTP status,
 CAS's message and advice on what to change. A failed check is still a
 successful request; only a role or config that does not exist is an error.
 
 Kinds: wrong_audience, unknown_access_id, expired_token, bad_signature,
-missing_permission, rejected_token, rate_limited, server_error, dns, tls,
-timeout, connection, unexpected_response.
+missing_permission, wrong_admin_role, rejected_token, rate_limited,
+server_error, dns, tls, timeout, connection, unexpected_response.
 `
 )
 

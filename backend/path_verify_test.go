@@ -139,6 +139,29 @@ func TestVerifyRoleErrors(t *testing.T) {
 	}
 }
 
+// A role check catches a Super Administrator key behind a help_desk role.
+func TestVerifyRoleWrongAdminRole(t *testing.T) {
+	t.Parallel()
+
+	f := newVerifyFixture(t)
+
+	data := f.superAdminConfig()
+	delete(data, "verify")
+	data["admin_role"] = adminRoleHelpDesk
+	f.tb.mustWrite(t, "config/hd", data)
+	f.tb.writeRole(t, "helpdesk", "hd", adminRoleHelpDesk, nil)
+
+	resp := f.tb.mustRequest(t, logical.ReadOperation, "verify/helpdesk", nil)
+
+	if resp.Data["ok"] != false || resp.Data["kind"] != string(cas.KindWrongAdminRole) || resp.Data["status"] != 200 {
+		t.Errorf("ok=%v kind=%v status=%v, want a wrong_admin_role failure with status 200", resp.Data["ok"], resp.Data["kind"], resp.Data["status"])
+	}
+
+	if url := resp.Data["url"]; url != f.fake.AdminURL()+"/v2/users/highrisk" {
+		t.Errorf("url = %v, want the high-risk list", url)
+	}
+}
+
 // The role check uses the config's cached client, so it trusts the config's
 // ca_certificate, and a config write replaces the client.
 func TestVerifyRoleUsesConfigCA(t *testing.T) {

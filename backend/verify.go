@@ -24,7 +24,7 @@ func withVerifyFields(fields map[string]*framework.FieldSchema) map[string]*fram
 	fields["verify"] = &framework.FieldSchema{
 		Type:        framework.TypeBool,
 		Default:     false,
-		Description: "Before storing, mint a token and call the CAS Admin API with it (GET .../v1/adminlog/exportlogs, and for a super_admin key also GET .../v2/users/highrisk). If CAS refuses or cannot be reached, the write fails with the reason and nothing is stored.",
+		Description: "Before storing, mint a token and call the CAS Admin API with it: GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. If the check fails or CAS cannot be reached, the write fails with the reason and nothing is stored.",
 	}
 	fields["ca_certificate"] = &framework.FieldSchema{
 		Type:        framework.TypeString,
@@ -51,9 +51,11 @@ func (b *backend) newHTTPClient(caPEM string) (*http.Client, error) {
 	return cas.NewHTTPClient(opts)
 }
 
-// checkKey mints a short-lived token with signer and has CAS check it. A
-// super_admin key is also checked against the high-risk user list, which
-// only Super Administrator keys may read.
+// checkKey mints a short-lived token with signer and has CAS check it. The
+// high-risk user list, which only Super Administrator keys may read, tells
+// the two admin roles apart: a super_admin key must reach it, and a
+// help_desk key that reaches it is a Super Administrator key whose tokens
+// carry more power than the roles on the config state.
 func (b *backend) checkKey(ctx context.Context, client *http.Client, signer *cas.Signer, cfg *keyConfig) (cas.CheckResult, error) {
 	token, err := signer.Mint(b.now(), verifyTokenTTL)
 	if err != nil {
@@ -63,6 +65,27 @@ func (b *backend) checkKey(ctx context.Context, client *http.Client, signer *cas
 	result, err := cas.CheckToken(ctx, client, cfg.AdminRestAPIURL, token.Raw, cfg.AdminRole == adminRoleSuperAdmin)
 	if err != nil {
 		return cas.CheckResult{}, fmt.Errorf("check token against CAS: %w", err)
+	}
+
+	if cfg.AdminRole != adminRoleHelpDesk || !result.OK {
+		return result, nil
+	}
+
+	highRisk, err := cas.CheckHighRisk(ctx, client, cfg.AdminRestAPIURL, token.Raw)
+	if err != nil {
+		return cas.CheckResult{}, fmt.Errorf("check high-risk list against CAS: %w", err)
+	}
+
+	result.Latency += highRisk.Latency
+
+	// Only a passed call proves the role wrong. A 403 is what a Help Desk
+	// key gets, and a network failure or 5xx proves nothing either way.
+	if highRisk.OK {
+		result.OK, result.Kind, result.Status = false, cas.KindWrongAdminRole, highRisk.Status
+		result.Message, result.URL = "", highRisk.URL
+	} else if highRisk.Kind != cas.KindMissingPermission {
+		b.Logger().Debug("high-risk list check of a help_desk key was inconclusive", "access_id", cfg.AccessID,
+			"kind", highRisk.Kind, "status", highRisk.Status, "message", highRisk.Message)
 	}
 
 	return result, nil
@@ -166,6 +189,8 @@ func checkAdvice(result cas.CheckResult, cfg *keyConfig) string {
 		}
 
 		return "The key lacks the permission for this call; check its administrator role in the RSA console"
+	case cas.KindWrongAdminRole:
+		return "CAS let the key read the high-risk user list, which only Super Administrator keys may read, so it is a Super Administrator key; write it with admin_role=super_admin (roles on the config must then be super_admin too), or use a Help Desk Administrator key"
 	case cas.KindRejectedToken:
 		return "CAS did not accept the token; check that the credentials are current in the RSA console"
 	case cas.KindRateLimited:

@@ -90,9 +90,12 @@ func TestConfigVerifySucceeds(t *testing.T) {
 		name         string
 		data         func(*verifyFixture) map[string]any
 		wantAccepted int
+		wantRejected int
 	}{
-		{name: "help desk", data: (*verifyFixture).helpDeskConfig, wantAccepted: 1},
-		{name: "super admin checks the high-risk list too", data: (*verifyFixture).superAdminConfig, wantAccepted: 2},
+		// The Help Desk key is also sent to the high-risk list, where CAS
+		// must reject it.
+		{name: "help desk", data: (*verifyFixture).helpDeskConfig, wantAccepted: 1, wantRejected: 1},
+		{name: "super admin checks the high-risk list too", data: (*verifyFixture).superAdminConfig, wantAccepted: 2, wantRejected: 0},
 	}
 
 	for _, tc := range tests {
@@ -113,6 +116,10 @@ func TestConfigVerifySucceeds(t *testing.T) {
 
 			if got := f.fake.Counts().Accepted; got != tc.wantAccepted {
 				t.Errorf("CAS accepted %d requests, want %d", got, tc.wantAccepted)
+			}
+
+			if got := f.fake.Counts().Rejected; got != tc.wantRejected {
+				t.Errorf("CAS rejected %d requests, want %d", got, tc.wantRejected)
 			}
 
 			read := f.tb.mustRequest(t, logical.ReadOperation, "config/x", nil)
@@ -209,6 +216,13 @@ func TestConfigVerifyFailures(t *testing.T) {
 			wantParts: []string{"(missing_permission)", `"Access is denied"`, "/v2/users/highrisk", "admin_role=help_desk"},
 		},
 		{
+			name: "super admin key stored as help desk",
+			change: func(_ *testing.T, f *verifyFixture, data map[string]any) {
+				data["key_file"] = f.keyFileJSON(superAdminAccessID, keyB())
+			},
+			wantParts: []string{"(wrong_admin_role)", "CAS answered HTTP 200 to GET", "/v2/users/highrisk", "admin_role=super_admin"},
+		},
+		{
 			name: "CA not configured",
 			change: func(_ *testing.T, _ *verifyFixture, data map[string]any) {
 				delete(data, "ca_certificate")
@@ -280,6 +294,44 @@ func TestConfigVerifyFailures(t *testing.T) {
 				t.Errorf("config stored after a failed check: %v, %v", stored, err)
 			}
 		})
+	}
+}
+
+// A Help Desk key passes when the high-risk list fails for another reason
+// than a 403, because only a 200 there proves the role wrong.
+func TestConfigVerifyHighRiskInconclusive(t *testing.T) {
+	t.Parallel()
+
+	tb := newTestBackend(t)
+	tb.httpOptions = cas.HTTPOptions{RetryMax: -1}
+
+	fake := castest.New(castest.WithClock(tb.clock.Now))
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/v2/users/highrisk") {
+			w.WriteHeader(http.StatusInternalServerError)
+
+			return
+		}
+
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+
+	adminURL := server.URL + castest.AdminBasePath
+	if err := fake.RegisterKey(castest.Key{AccessID: testAccessID, PublicKey: &keyA().private.PublicKey, Audience: adminURL, AdminRole: castest.RoleHelpDesk}); err != nil {
+		t.Fatalf("RegisterKey: %v", err)
+	}
+
+	kf := newKeyFile(keyA())
+	kf.AdminRestAPIURL = adminURL
+
+	resp := tb.mustWrite(t, "config/x", map[string]any{"key_file": kf.JSON(), "admin_role": adminRoleHelpDesk, "verify": true})
+	if resp.Data["verified"] != true {
+		t.Errorf("verified = %v, want true", resp.Data["verified"])
+	}
+
+	if !strings.Contains(tb.logs.String(), "inconclusive") {
+		t.Errorf("inconclusive high-risk check not logged:\n%s", tb.logs.String())
 	}
 }
 
@@ -365,6 +417,7 @@ func TestDescribeFailureForEveryKind(t *testing.T) {
 		{cas.CheckResult{Kind: cas.KindBadSignature, Status: 403, Message: "Server failed", URL: endpoint}, []string{"private key does not belong"}},
 		{cas.CheckResult{Kind: cas.KindExpiredToken, Status: 403, Message: "Expired", URL: endpoint}, []string{"clock", "5m"}},
 		{cas.CheckResult{Kind: cas.KindMissingPermission, Status: 403, Message: "Access is denied", URL: endpoint}, []string{"administrator role"}},
+		{cas.CheckResult{Kind: cas.KindWrongAdminRole, Status: 200, URL: testAdminURL + "/v2/users/highrisk"}, []string{"HTTP 200 to GET", "admin_role=super_admin"}},
 		{cas.CheckResult{Kind: cas.KindRejectedToken, Status: 401, URL: endpoint}, []string{"HTTP 401 to GET", "credentials"}},
 		{cas.CheckResult{Kind: cas.KindRateLimited, Status: 429, Message: "Too many", URL: endpoint}, []string{"rate limiting"}},
 		{cas.CheckResult{Kind: cas.KindServerError, Status: 500, URL: endpoint}, []string{"server error"}},

@@ -44,6 +44,11 @@ const (
 	KindTimeout            FailureKind = "timeout"
 	KindConnection         FailureKind = "connection"
 	KindUnexpectedResponse FailureKind = "unexpected_response"
+
+	// KindWrongAdminRole is not a CAS answer: callers report it when a key
+	// stored as Help Desk Administrator may read the high-risk user list,
+	// so it is a Super Administrator key.
+	KindWrongAdminRole FailureKind = "wrong_admin_role"
 )
 
 // CheckResult is the outcome of a live check.
@@ -174,6 +179,30 @@ func CheckToken(ctx context.Context, client *http.Client, adminURL, bearer strin
 		}
 	}
 
+	result.Latency = time.Since(start)
+
+	return result, nil
+}
+
+// CheckHighRisk calls GET HighRiskCheckPath with bearer and classifies the
+// outcome like CheckToken. A Help Desk Administrator key gets 403 there, so
+// a passed call shows a Super Administrator key.
+func CheckHighRisk(ctx context.Context, client *http.Client, adminURL, bearer string) (CheckResult, error) {
+	if client == nil {
+		return CheckResult{}, errors.New("check high-risk list: no HTTP client")
+	}
+
+	if bearer == "" {
+		return CheckResult{}, errors.New("check high-risk list: empty bearer token")
+	}
+
+	endpoint, err := AdminEndpoint(adminURL, HighRiskCheckPath)
+	if err != nil {
+		return CheckResult{}, err
+	}
+
+	start := time.Now()
+	result := callAdminAPI(ctx, client, endpoint, bearer, true)
 	result.Latency = time.Since(start)
 
 	return result, nil

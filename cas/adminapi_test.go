@@ -471,6 +471,27 @@ func plainHTTPServer(t *testing.T) string {
 	return server.URL + castest.AdminBasePath
 }
 
+func TestCheckHighRisk(t *testing.T) {
+	t.Parallel()
+
+	f := newCheckFixture(t)
+	now := time.Now()
+
+	superAdmin, err := cas.CheckHighRisk(t.Context(), f.client, f.fake.AdminURL(), mint(t, superAdminID, f.fake.AdminURL(), superAdminKey(), now))
+	if err != nil || !superAdmin.OK || superAdmin.Status != 200 || superAdmin.URL != f.fake.AdminURL()+"/v2/users/highrisk" {
+		t.Errorf("super admin key: %+v, %v; want OK with status 200 on the high-risk list", superAdmin, err)
+	}
+
+	helpDesk, err := cas.CheckHighRisk(t.Context(), f.client, f.fake.AdminURL(), mint(t, helpDeskID, f.fake.AdminURL(), helpDeskKey(), now))
+	if err != nil || helpDesk.OK || helpDesk.Kind != cas.KindMissingPermission || helpDesk.Status != 403 {
+		t.Errorf("help desk key: %+v, %v; want missing_permission with status 403", helpDesk, err)
+	}
+
+	if _, err := cas.CheckHighRisk(t.Context(), f.client, f.fake.AdminURL(), ""); err == nil {
+		t.Error("CheckHighRisk with no token: no error")
+	}
+}
+
 func TestCheckTokenRejectsBadArguments(t *testing.T) {
 	t.Parallel()
 

@@ -54,6 +54,19 @@ func TestConfigVerifyThroughCLI(t *testing.T) {
 		}
 	}
 
+	// A Super Administrator key stored as help_desk reaches the high-risk
+	// list, which shows its real role.
+	result = env.vault.vault("write", "rsa/config/verify-wrong-role", "key_file=@"+env.superAdminPath, "admin_role=help_desk", "verify=true")
+	if result.err == nil {
+		t.Fatal("verify accepted a Super Administrator key written as help_desk")
+	}
+
+	for _, part := range []string{"Code: 400", "wrong_admin_role", "admin_role=super_admin"} {
+		if !strings.Contains(result.stderr, part) {
+			t.Errorf("vault write stderr does not contain %q:\n%s", part, result.stderr)
+		}
+	}
+
 	for _, name := range []string{"verify-helpdesk", "verify-superadmin"} {
 		env.vault.mustVault(t, "delete", "rsa/config/"+name)
 	}
