@@ -32,8 +32,8 @@ change while roles use it.
 
 With verify=true the write first mints a token and calls the CAS Admin API
 with it. If CAS rejects the token or cannot be reached, the write fails with
-the reason and nothing is stored. ca_certificate adds CA certificates to trust
-for HTTPS to CAS.
+the reason and storage is left as it was. ca_certificate adds CA certificates
+to trust for HTTPS to CAS.
 `
 
 	pathConfigListHelpSynopsis    = `List the names of stored CAS keys.`

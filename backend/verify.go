@@ -24,7 +24,7 @@ func withVerifyFields(fields map[string]*framework.FieldSchema) map[string]*fram
 	fields["verify"] = &framework.FieldSchema{
 		Type:        framework.TypeBool,
 		Default:     false,
-		Description: "Before storing, mint a token and call the CAS Admin API with it: GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. If the check fails or CAS cannot be reached, the write fails with the reason and nothing is stored.",
+		Description: "Before storing, mint a token and call the CAS Admin API with it: GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. If the check fails or CAS cannot be reached, the write fails with the reason and storage is left as it was.",
 	}
 	fields["ca_certificate"] = &framework.FieldSchema{
 		Type:        framework.TypeString,
