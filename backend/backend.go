@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
 )
 
 const backendHelp = `
@@ -19,7 +20,8 @@ Administration API keys and issues short-lived bearer tokens for the CAS
 Administration REST API, so applications never hold the private key.
 
 Write a legacy API key file to config/<name> with its administrator role,
-create roles/<name> that use it, and read creds/<role> for a token.
+create roles/<name> that use it, and read creds/<role> for a token. Read
+verify/<role> to check with CAS that the role's key works.
 `
 
 // Options configure a backend beyond what Vault passes in.
@@ -55,6 +57,10 @@ type backend struct {
 	writeLock sync.Mutex
 
 	signers *signerCache
+
+	// httpOptions are the settings of every config's HTTP client; tests
+	// shorten its timeouts.
+	httpOptions cas.HTTPOptions
 }
 
 func newBackend(opts Options) *backend {
@@ -79,6 +85,7 @@ func newBackend(opts Options) *backend {
 			pathConfig(b),
 			pathRoles(b),
 			pathCreds(b),
+			pathVerify(b),
 		),
 		Secrets: []*framework.Secret{
 			secretToken(b),

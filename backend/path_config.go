@@ -29,6 +29,11 @@ Vault supports it.
 
 A config that roles still use cannot be deleted, and its admin_role cannot
 change while roles use it.
+
+With verify=true the write first mints a token and calls the CAS Admin API
+with it. If CAS rejects the token or cannot be reached, the write fails with
+the reason and storage is left as it was. ca_certificate adds CA certificates
+to trust for HTTPS to CAS.
 `
 
 	pathConfigListHelpSynopsis    = `List the names of stored CAS keys.`
@@ -48,6 +53,7 @@ type keyConfig struct {
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 	KeyUpdatedAt    time.Time `json:"key_updated_at"`
+	CACertificate   string    `json:"ca_certificate,omitempty"`
 }
 
 // keyFields are the config fields that a key file also carries. A request
@@ -62,7 +68,7 @@ func pathConfig(b *backend) []*framework.Path {
 				OperationPrefix: "rsa-cas",
 				OperationSuffix: "config",
 			},
-			Fields: map[string]*framework.FieldSchema{
+			Fields: withVerifyFields(map[string]*framework.FieldSchema{
 				"name": {
 					Type:        framework.TypeString,
 					Description: "Name of the config, used by roles to refer to this key.",
@@ -103,7 +109,7 @@ func pathConfig(b *backend) []*framework.Path {
 					Description:   "Administrator role the key was created with in the RSA console: help_desk or super_admin. Required on create, because the key file does not record it.",
 					AllowedValues: []any{adminRoleHelpDesk, adminRoleSuperAdmin},
 				},
-			},
+			}),
 			ExistenceCheck: b.configExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.CreateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathConfigWrite)},
@@ -176,6 +182,11 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		}
 	}
 
+	check, errResp, err := b.verifyConfigWrite(ctx, req, d, name, cfg)
+	if err != nil || errResp != nil {
+		return errResp, err
+	}
+
 	entry, err := logical.StorageEntryJSON(configStoragePrefix+name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config %q: %w", name, err)
@@ -191,6 +202,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		"public_key_sha256", cfg.Fingerprint, "key_replaced", keyChanged, "created", existing == nil)
 
 	resp := &logical.Response{Data: configResponseData(cfg)}
+	addCheckResult(resp, check)
+
 	for _, warning := range update.warnings {
 		resp.AddWarning(warning)
 	}
@@ -210,6 +223,7 @@ func configResponseData(cfg *keyConfig) map[string]any {
 		"created_at":         cfg.CreatedAt.Format(time.RFC3339),
 		"updated_at":         cfg.UpdatedAt.Format(time.RFC3339),
 		"key_updated_at":     cfg.KeyUpdatedAt.Format(time.RFC3339),
+		"ca_certificate":     cfg.CACertificate,
 	}
 }
 
@@ -281,8 +295,13 @@ func (b *backend) loadKey(ctx context.Context, s logical.Storage, name string) (
 			return nil, fmt.Errorf("parse stored key of config %q: %w", name, err)
 		}
 
+		client, err := b.newHTTPClient(cfg.CACertificate)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP client for config %q: %w", name, err)
+		}
+
 		b.Logger().Debug("parsed and cached key", "config", name, "access_id", cfg.AccessID)
 
-		return &cachedKey{config: cfg, signer: cas.NewSigner(cfg.AccessID, cfg.AdminRestAPIURL, key)}, nil
+		return &cachedKey{config: cfg, signer: cas.NewSigner(cfg.AccessID, cfg.AdminRestAPIURL, key), client: client}, nil
 	})
 }

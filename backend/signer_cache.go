@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"net/http"
 	"sync"
 
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
@@ -8,10 +9,12 @@ import (
 )
 
 // cachedKey is a config with its private key already parsed, so issuing a
-// token costs no storage read, seal unwrap or PEM parse.
+// token costs no storage read, seal unwrap or PEM parse. client is the
+// config's HTTP client for CAS, kept so its connections are reused.
 type cachedKey struct {
 	config *keyConfig
 	signer *cas.Signer
+	client *http.Client
 }
 
 // signerCache holds parsed keys by config name. Every drop bumps a
@@ -70,6 +73,7 @@ func (c *signerCache) get(name string, load func() (*cachedKey, error)) (*cached
 
 func (c *signerCache) drop(name string) {
 	c.mu.Lock()
+	c.entries[name].closeIdle()
 	delete(c.entries, name)
 	c.generation++
 	c.mu.Unlock()
@@ -81,9 +85,21 @@ func (c *signerCache) drop(name string) {
 
 func (c *signerCache) dropAll() {
 	c.mu.Lock()
+	for _, entry := range c.entries {
+		entry.closeIdle()
+	}
+
 	clear(c.entries)
 	c.generation++
 	c.mu.Unlock()
+}
+
+// closeIdle closes the idle connections of a dropped entry's client. A
+// request still using the client keeps working.
+func (k *cachedKey) closeIdle() {
+	if k != nil && k.client != nil {
+		k.client.CloseIdleConnections()
+	}
 }
 
 func (c *signerCache) len() int {
