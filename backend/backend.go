@@ -5,13 +5,13 @@ package backend
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas"
 )
 
 const backendHelp = `
@@ -22,7 +22,8 @@ never hold the private key.
 
 Write a legacy API key file to config/<name> with its administrator role, or
 an OAuth client (issuer URL, client ID, private key, granted scopes); create
-roles/<name> that use it, and read creds/<role> for a token.
+roles/<name> that use it, and read creds/<role> for a token. Read
+verify/<role> to check with CAS that the role's credential works.
 `
 
 // Options configure a backend beyond what Vault passes in.
@@ -62,8 +63,9 @@ type backend struct {
 	// tokens caches OAuth access tokens by role, in memory only.
 	tokens *tokenCache
 
-	httpClientOnce sync.Once
-	httpClient     *http.Client
+	// httpOptions are the settings of every config's HTTP client; tests
+	// shorten its timeouts.
+	httpOptions cas.HTTPOptions
 }
 
 func newBackend(opts Options) *backend {
@@ -89,6 +91,7 @@ func newBackend(opts Options) *backend {
 			pathConfig(b),
 			pathRoles(b),
 			pathCreds(b),
+			pathVerify(b),
 		),
 		Secrets: []*framework.Secret{
 			secretToken(b),

@@ -613,7 +613,7 @@ func TestHelpForEveryPath(t *testing.T) {
 	tb := newTestBackend(t)
 
 	// Root help also builds the OpenAPI document from every path's schema.
-	for _, path := range []string{"", "config/hd", "config/", "roles/reader", "roles/", "creds/reader"} {
+	for _, path := range []string{"", "config/hd", "config/", "roles/reader", "roles/", "creds/reader", "verify/reader"} {
 		resp, err := tb.request(t, logical.HelpOperation, path, nil)
 		if err != nil {
 			t.Errorf("help %q: %v", path, err)

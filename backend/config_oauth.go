@@ -22,6 +22,9 @@ type oauthConfigUpdate struct {
 	scopes     []string
 	adminURL   *string
 	warnings   []string
+
+	// caCertificate is nil when the request does not set ca_certificate.
+	caCertificate *string
 }
 
 // parseOAuthConfigUpdate reads the OAuth fields of a config write and
@@ -82,6 +85,15 @@ func parseOAuthConfigUpdate(d *framework.FieldData) (*oauthConfigUpdate, string)
 		}
 	}
 
+	if value, ok := d.GetOk("ca_certificate"); ok {
+		caPEM := strings.TrimSpace(value.(string))
+		if msg := caCertificateError(caPEM); msg != "" {
+			return nil, msg
+		}
+
+		update.caCertificate = &caPEM
+	}
+
 	if update.keyID != nil && update.privateKey == nil {
 		return nil, "key_id changes only together with private_key, because a key ID belongs to one key; pass the key again with private_key=@client.pem key_id=<kid>"
 	}
@@ -119,6 +131,10 @@ func (b *backend) applyOAuthConfigUpdate(existing *keyConfig, update *oauthConfi
 
 	if update.adminURL != nil {
 		cfg.AdminURL = *update.adminURL
+	}
+
+	if update.caCertificate != nil {
+		cfg.CACertificate = *update.caCertificate
 	}
 
 	if existing == nil {
@@ -194,6 +210,7 @@ func oauthConfigResponseData(cfg *keyConfig) map[string]any {
 		"public_key_sha256": cfg.Fingerprint,
 		"scopes":            append([]string{}, cfg.Scopes...),
 		"admin_url":         cfg.AdminURL,
+		"ca_certificate":    cfg.CACertificate,
 		"created_at":        cfg.CreatedAt.Format(time.RFC3339),
 		"updated_at":        cfg.UpdatedAt.Format(time.RFC3339),
 		"key_updated_at":    cfg.KeyUpdatedAt.Format(time.RFC3339),
@@ -274,12 +291,12 @@ func (b *backend) loadOAuthKey(name string, cfg *keyConfig) (*cachedKey, error) 
 		return nil, fmt.Errorf("parse stored key of config %q: %w", name, err)
 	}
 
-	client, err := b.casHTTPClient(cfg)
+	client, err := b.newHTTPClient(cfg.CACertificate)
 	if err != nil {
-		return nil, fmt.Errorf("build HTTP client for config %q: %w", name, err)
+		return nil, fmt.Errorf("HTTP client for config %q: %w", name, err)
 	}
 
 	b.Logger().Debug("parsed and cached key", "config", name, "client_id", cfg.ClientID, "key_id", cfg.KeyID)
 
-	return &cachedKey{config: cfg, oauthKey: key, httpClient: client}, nil
+	return &cachedKey{config: cfg, oauthKey: key, client: client}, nil
 }

@@ -184,6 +184,7 @@ func TestOAuthConfigCreate(t *testing.T) {
 				"key_curve":         tt.keyCurve,
 				"public_key_sha256": tt.fingerprint,
 				"admin_url":         adminURL,
+				"ca_certificate":    "",
 				"created_at":        created,
 				"updated_at":        created,
 				"key_updated_at":    created,

@@ -16,6 +16,9 @@ type configUpdate struct {
 	fields    map[string]string
 	adminRole string
 	warnings  []string
+
+	// caCertificate is nil when the request does not set ca_certificate.
+	caCertificate *string
 }
 
 // parseConfigUpdate reads the request's key fields and checks that key_file
@@ -67,6 +70,15 @@ func parseConfigUpdate(d *framework.FieldData) (*configUpdate, string) {
 		if msg := adminRoleError(update.adminRole); msg != "" {
 			return nil, msg
 		}
+	}
+
+	if value, ok := d.GetOk("ca_certificate"); ok {
+		caPEM := strings.TrimSpace(value.(string))
+		if msg := caCertificateError(caPEM); msg != "" {
+			return nil, msg
+		}
+
+		update.caCertificate = &caPEM
 	}
 
 	return update, ""
@@ -126,6 +138,10 @@ func (b *backend) applyConfigUpdate(existing *keyConfig, update *configUpdate) (
 
 	if update.adminRole != "" {
 		cfg.AdminRole = update.adminRole
+	}
+
+	if update.caCertificate != nil {
+		cfg.CACertificate = *update.caCertificate
 	}
 
 	if existing == nil {

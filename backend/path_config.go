@@ -40,6 +40,14 @@ Vault supports it.
 
 A config that roles still use cannot be deleted, its admin_role cannot change
 while roles use it, and its scopes cannot drop a scope that a role requests.
+
+With verify=true the write first checks the credential with CAS: for a legacy
+key it mints a token and calls the CAS Admin API with it; for an OAuth client
+it requests an access token for the config's scopes and, when admin_url is set
+and the scopes allow it, calls the Admin API with that token. If CAS rejects
+the credential or cannot be reached, the write fails with the reason and
+storage is left as it was. ca_certificate adds CA certificates to trust for
+HTTPS to CAS.
 `
 
 	pathConfigListHelpSynopsis    = `List the names of stored CAS keys.`
@@ -60,6 +68,7 @@ type keyConfig struct {
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
 	KeyUpdatedAt    time.Time `json:"key_updated_at"`
+	CACertificate   string    `json:"ca_certificate,omitempty"`
 
 	// Kind is kindLegacy or kindOAuth; "" in entries written before OAuth
 	// support, which hold legacy keys. Use kind() to read it.
@@ -88,7 +97,7 @@ func pathConfig(b *backend) []*framework.Path {
 				OperationPrefix: "rsa-cas",
 				OperationSuffix: "config",
 			},
-			Fields: map[string]*framework.FieldSchema{
+			Fields: withVerifyFields(map[string]*framework.FieldSchema{
 				"name": {
 					Type:        framework.TypeString,
 					Description: "Name of the config, used by roles to refer to this key.",
@@ -161,7 +170,7 @@ func pathConfig(b *backend) []*framework.Path {
 					Type:        framework.TypeString,
 					Description: "OAuth: the tenant's Admin REST API URL (adminRestApiUrl), such as https://<tenant>.access.securid.com/AdminInterface/restapi, for live checks. Optional; an empty value clears it.",
 				},
-			},
+			}),
 			ExistenceCheck: b.configExists,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.CreateOperation: &framework.PathOperation{Callback: b.withValidName(b.pathConfigWrite)},
@@ -249,6 +258,16 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 
 	cfg := prepared.config
 
+	verify := b.verifyConfigWrite
+	if kind == kindOAuth {
+		verify = b.verifyOAuthConfigWrite
+	}
+
+	check, errResp, err := verify(ctx, req, d, name, cfg)
+	if err != nil || errResp != nil {
+		return errResp, err
+	}
+
 	entry, err := logical.StorageEntryJSON(configStoragePrefix+name, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config %q: %w", name, err)
@@ -271,6 +290,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 
 	resp := &logical.Response{Data: configData(cfg)}
+	addCheckResult(resp, check)
+
 	for _, warning := range prepared.warnings {
 		resp.AddWarning(warning)
 	}
@@ -337,6 +358,7 @@ func configResponseData(cfg *keyConfig) map[string]any {
 		"created_at":         cfg.CreatedAt.Format(time.RFC3339),
 		"updated_at":         cfg.UpdatedAt.Format(time.RFC3339),
 		"key_updated_at":     cfg.KeyUpdatedAt.Format(time.RFC3339),
+		"ca_certificate":     cfg.CACertificate,
 	}
 }
 
@@ -413,8 +435,13 @@ func (b *backend) loadKey(ctx context.Context, s logical.Storage, name string) (
 			return nil, fmt.Errorf("parse stored key of config %q: %w", name, err)
 		}
 
+		client, err := b.newHTTPClient(cfg.CACertificate)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP client for config %q: %w", name, err)
+		}
+
 		b.Logger().Debug("parsed and cached key", "config", name, "access_id", cfg.AccessID)
 
-		return &cachedKey{config: cfg, signer: cas.NewSigner(cfg.AccessID, cfg.AdminRestAPIURL, key)}, nil
+		return &cachedKey{config: cfg, signer: cas.NewSigner(cfg.AccessID, cfg.AdminRestAPIURL, key), client: client}, nil
 	})
 }

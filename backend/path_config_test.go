@@ -204,6 +204,7 @@ func TestConfigReadReturnsFields(t *testing.T) {
 				"created_at":         created,
 				"updated_at":         created,
 				"key_updated_at":     created,
+				"ca_certificate":     "",
 			}
 
 			for field, value := range want {

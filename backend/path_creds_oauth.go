@@ -135,7 +135,7 @@ func (b *backend) fetchAccessToken(ctx context.Context, s logical.Storage, roleN
 	b.Logger().Info("requesting access token", "role", roleName, "config", role.Config, "client_id", cfg.ClientID,
 		"key_id", cfg.KeyID, "scopes", strings.Join(role.Scopes, " "), "token_url", cas.TokenEndpoint(cfg.IssuerURL))
 
-	token, err := cas.RequestAccessToken(fetchCtx, key.httpClient, cas.TokenRequest{
+	token, err := cas.RequestAccessToken(fetchCtx, key.client, cas.TokenRequest{
 		IssuerURL: cfg.IssuerURL,
 		ClientID:  cfg.ClientID,
 		Key:       key.oauthKey,

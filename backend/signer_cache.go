@@ -9,14 +9,15 @@ import (
 )
 
 // cachedKey is a config with its private key already parsed, so issuing a
-// token costs no storage read, seal unwrap or PEM parse. signer is set for
-// legacy keys, oauthKey and httpClient for OAuth clients.
+// token costs no storage read, seal unwrap or PEM parse. client is the
+// config's HTTP client for CAS, kept so its connections are reused. signer
+// is set for legacy keys and oauthKey for OAuth clients.
 type cachedKey struct {
 	config *keyConfig
 	signer *cas.Signer
+	client *http.Client
 
-	oauthKey   *cas.OAuthKey
-	httpClient *http.Client
+	oauthKey *cas.OAuthKey
 }
 
 // signerCache holds parsed keys by config name. Every drop bumps a
@@ -75,6 +76,7 @@ func (c *signerCache) get(name string, load func() (*cachedKey, error)) (*cached
 
 func (c *signerCache) drop(name string) {
 	c.mu.Lock()
+	c.entries[name].closeIdle()
 	delete(c.entries, name)
 	c.generation++
 	c.mu.Unlock()
@@ -86,9 +88,21 @@ func (c *signerCache) drop(name string) {
 
 func (c *signerCache) dropAll() {
 	c.mu.Lock()
+	for _, entry := range c.entries {
+		entry.closeIdle()
+	}
+
 	clear(c.entries)
 	c.generation++
 	c.mu.Unlock()
+}
+
+// closeIdle closes the idle connections of a dropped entry's client. A
+// request still using the client keeps working.
+func (k *cachedKey) closeIdle() {
+	if k != nil && k.client != nil {
+		k.client.CloseIdleConnections()
+	}
 }
 
 func (c *signerCache) len() int {
