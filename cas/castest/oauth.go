@@ -1,6 +1,7 @@
 package castest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"crypto"
 )
 
 // Paths of the OAuth issuer. CAS serves the issuer on the tenant's auth host
@@ -98,9 +97,9 @@ const (
 // well under 2 KiB.
 const maxTokenRequestBody = 64 << 10
 
-// sweepInterval is how often, by the server clock, used jti values and
-// expired access tokens are dropped. Sweeping on every request would cost
-// time in proportion to the tokens held.
+// sweepInterval is the server-clock time between two sweeps of used jti
+// values and expired access tokens. Sweeping on every request would cost time
+// in proportion to the number of tokens stored.
 const sweepInterval = 10 * time.Second
 
 // expiredTokenRetention is how long an access token is remembered after it
@@ -143,7 +142,7 @@ func newOAuthState() oauthState {
 	}
 }
 
-// accessGrant is what an issued access token allows.
+// accessGrant is the client, scopes and expiry of an issued access token.
 type accessGrant struct {
 	clientID string
 	scopes   map[string]bool
@@ -216,7 +215,7 @@ func (s *Server) SetAccessTokenLifetime(d time.Duration) {
 }
 
 // FailTokenRequests makes the next n token requests (POSTs to TokenPath)
-// answer status, with Retry-After set to retryAfter when it is not "". The
+// respond with status, with Retry-After set to retryAfter when it is not "". The
 // body is an RFC 6749 error. A call replaces the failures still pending, and
 // n <= 0 cancels them. It panics if status is not in 400-599, which is a
 // mistake in the calling test.
@@ -228,8 +227,8 @@ func (s *Server) FailTokenRequests(n, status int, retryAfter string) {
 	s.oauth.tokenFault = plan
 }
 
-// FailAdminRequests makes the next n Admin API requests answer status before
-// their token is checked, with Retry-After set to retryAfter when it is not
+// FailAdminRequests makes the next n Admin API requests respond with status
+// before their token is checked, with Retry-After set to retryAfter when it is not
 // "". The body is CAS's {"code","description"} error. It works like
 // FailTokenRequests otherwise.
 func (s *Server) FailAdminRequests(n, status int, retryAfter string) {
@@ -268,7 +267,7 @@ func (p faultPlan) header() http.Header {
 }
 
 func (p faultPlan) err(caller string) error {
-	return fmt.Errorf("%w: answered %d as %s asked, %d more to come", ErrInjectedFailure, p.status, caller, p.remaining)
+	return fmt.Errorf("%w: responded %d as %s requested, %d more pending", ErrInjectedFailure, p.status, caller, p.remaining)
 }
 
 // validate checks a client before it is registered.
@@ -305,7 +304,7 @@ func (c OAuthClient) validate() error {
 // checkScopeList requires at least one scope, each a valid scope token.
 func checkScopeList(scopes []string) error {
 	if len(scopes) == 0 {
-		return errors.New("no scopes; a client needs at least one permission")
+		return errors.New("no scopes: a client needs at least one permission")
 	}
 	for _, scope := range scopes {
 		if err := checkScopeToken(scope); err != nil {
@@ -492,7 +491,7 @@ func readTokenForm(r *http.Request) (tokenForm, error) {
 	var form tokenForm
 
 	if r.URL.RawQuery != "" {
-		return form, fmt.Errorf("%w: the URL has a query; send the parameters in the form body", ErrInvalidTokenRequest)
+		return form, fmt.Errorf("%w: the URL has a query, send the parameters in the form body instead", ErrInvalidTokenRequest)
 	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/x-www-form-urlencoded" {
@@ -522,7 +521,7 @@ func readTokenForm(r *http.Request) (tokenForm, error) {
 
 	// RFC 6749 section 2.3 allows one client authentication method per request.
 	if r.Header.Get("Authorization") != "" || values.Has("client_secret") {
-		return form, fmt.Errorf("%w: the client authenticates with client_assertion; send no Authorization header and no client_secret",
+		return form, fmt.Errorf("%w: the client authenticates with client_assertion, so send no Authorization header and no client_secret",
 			ErrInvalidTokenRequest)
 	}
 
@@ -570,7 +569,7 @@ func grantedScopes(form tokenForm, client OAuthClient) ([]string, error) {
 	var requested []string
 	for _, scope := range strings.Split(form.scope, " ") {
 		if scope == "" {
-			return nil, fmt.Errorf("%w: scope %s has an empty entry; separate scopes with single spaces and trim the ends",
+			return nil, fmt.Errorf("%w: scope %s has an empty entry, separate scopes with single spaces and trim the ends",
 				ErrScopeSyntax, quoteText(form.scope))
 		}
 		if err := checkScopeToken(scope); err != nil {
@@ -588,7 +587,7 @@ func grantedScopes(form tokenForm, client OAuthClient) ([]string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: client %s requested %s, which it was not granted; granted: %s",
+		return nil, fmt.Errorf("%w: client %s requested %s, which it was not granted (granted: %s)",
 			ErrScopeNotGranted, quoteText(client.ClientID), strings.Join(missing, " "), strings.Join(client.Scopes, " "))
 	}
 	return requested, nil

@@ -110,7 +110,7 @@ func verifyAssertion(assertion string, client OAuthClient, tokenURL string, now 
 // key, kid equal to the client's key ID, and typ, when present, exactly JWT.
 // It returns the signing method that alg names.
 //
-// NOTE: RFC 7515 treats typ as case-insensitive, but the fake asks for the
+// NOTE: RFC 7515 treats typ as case-insensitive, but the fake requires the
 // spelling every public client sends, as the legacy rules do.
 func checkAssertionHeader(headerJSON []byte, client OAuthClient) (jwt.SigningMethod, error) {
 	var header map[string]any
@@ -157,7 +157,7 @@ func parseAssertionClaims(payloadJSON []byte) (assertionClaims, error) {
 	var claims assertionClaims
 
 	// UseNumber keeps the literal text of numbers, so that 1.7e9 or
-	// 1700000000.5 can be told from an integer.
+	// 1700000000.5 can be distinguished from an integer.
 	decoder := json.NewDecoder(bytes.NewReader(payloadJSON))
 	decoder.UseNumber()
 	var payload map[string]any
@@ -187,7 +187,7 @@ func parseAssertionClaims(payloadJSON []byte) (assertionClaims, error) {
 	}
 	claims.jti = jti
 
-	// NOTE: RFC 7519 allows fractional times. The fake asks for integers, as
+	// NOTE: RFC 7519 allows fractional times. The fake requires integers, as
 	// the legacy rules do, because every public client sends them.
 	var err error
 	if claims.issuedAt, err = parseUnixSeconds(payload["iat"]); err != nil {

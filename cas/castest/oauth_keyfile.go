@@ -22,8 +22,8 @@ const (
 	KeyTypeEC  = "EC"
 )
 
-// OAuthKeyFile is what the RSA console hands a Super Administrator for an
-// OAuth client: a private JWK with kid, RSA or EC P-256, together with the
+// OAuthKeyFile is the key material the RSA console hands a Super
+// Administrator for an OAuth client: a private JWK with kid, RSA or EC P-256, together with the
 // client ID and scopes the console shows beside it.
 type OAuthKeyFile struct {
 	ClientID string
@@ -39,7 +39,7 @@ type OAuthKeyFile struct {
 
 // NewOAuthKeyFile generates a key for an OAuth client with a random key ID.
 // keyType is KeyTypeRSA (2048-bit) or KeyTypeEC (P-256). scopes are the
-// permissions to grant; at least one is needed.
+// permissions to grant, at least one.
 func NewOAuthKeyFile(keyType, clientID string, scopes ...string) (*OAuthKeyFile, error) {
 	// Checking first saves generating a key for a request that fails anyway.
 	if err := checkOAuthKeyFileFields(clientID, scopes); err != nil {
