@@ -483,6 +483,7 @@ func TestTokenEndpointRules(t *testing.T) {
 			name:       "two spaces",
 			request:    withScope("rsa.audit.admin  rsa.user.read"),
 			wantStatus: http.StatusBadRequest, wantCode: "invalid_scope", wantErr: castest.ErrScopeSyntax,
+			wantInDescription: "empty entry",
 		},
 		{
 			name:       "trailing space",
