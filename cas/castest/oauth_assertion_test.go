@@ -538,8 +538,14 @@ func TestTokenEndpointRules(t *testing.T) {
 			record := lastRequest(t, f.server)
 
 			if tc.wantCode == "" {
-				if record.Err != nil || body["token_type"] != "Bearer" || body["expires_in"] != float64(3600) {
-					t.Errorf("success: Err %v, body %v; want no error, Bearer, 3600", record.Err, body)
+				if record.Err != nil {
+					t.Errorf("Request.Err = %v, want nil", record.Err)
+				}
+				if body["token_type"] != "Bearer" {
+					t.Errorf("token_type = %v, want Bearer", body["token_type"])
+				}
+				if body["expires_in"] != float64(3600) {
+					t.Errorf("expires_in = %v, want 3600", body["expires_in"])
 				}
 				return
 			}
@@ -585,8 +591,11 @@ func TestAssertionReplay(t *testing.T) {
 	got := postToken(t, f.server, form)
 	var body oauthErrorResponse
 	decodeStrict(t, got.body, &body)
-	if got.status != http.StatusUnauthorized || body.Error != "invalid_client" {
-		t.Fatalf("replay: status %d, error %q; want 401 invalid_client", got.status, body.Error)
+	if got.status != http.StatusUnauthorized {
+		t.Fatalf("replay: status %d, want 401", got.status)
+	}
+	if body.Error != "invalid_client" {
+		t.Errorf("replay: error %q, want invalid_client", body.Error)
 	}
 	if err := lastRequest(t, f.server).Err; !errors.Is(err, castest.ErrAssertionReplay) {
 		t.Fatalf("replay Err = %v, want ErrAssertionReplay", err)
@@ -657,8 +666,11 @@ func TestConcurrentReplayAcceptsOne(t *testing.T) {
 	for status := range statuses {
 		counts[status]++
 	}
-	if counts[http.StatusOK] != 1 || counts[http.StatusUnauthorized] != senders-1 {
-		t.Errorf("statuses = %v, want one 200 and %d 401", counts, senders-1)
+	if counts[http.StatusOK] != 1 {
+		t.Errorf("%d requests got 200, want 1; statuses %v", counts[http.StatusOK], counts)
+	}
+	if counts[http.StatusUnauthorized] != senders-1 {
+		t.Errorf("%d requests got 401, want %d; statuses %v", counts[http.StatusUnauthorized], senders-1, counts)
 	}
 	if issued := f.server.Counts().TokensIssued; issued != 1 {
 		t.Errorf("TokensIssued = %d, want 1", issued)

@@ -355,9 +355,14 @@ func TestAccessTokenOnAdminAPI(t *testing.T) {
 			f := newOAuthFixture(t)
 			file := tc.file(f.keys)
 			token := f.getToken(t, file, tc.scope)
-			if token.TokenType != "Bearer" || token.ExpiresIn != 3600 || token.AccessToken == "" {
-				t.Errorf("token response = type %q, expires_in %d, empty token %v; want Bearer, 3600, a token",
-					token.TokenType, token.ExpiresIn, token.AccessToken == "")
+			if token.TokenType != "Bearer" {
+				t.Errorf("token_type = %q, want Bearer", token.TokenType)
+			}
+			if token.ExpiresIn != 3600 {
+				t.Errorf("expires_in = %d, want 3600", token.ExpiresIn)
+			}
+			if token.AccessToken == "" {
+				t.Error("access_token is empty")
 			}
 
 			for _, c := range tc.calls {
@@ -366,8 +371,11 @@ func TestAccessTokenOnAdminAPI(t *testing.T) {
 					t.Fatalf("%s %s: status %d, want %d; body %s", c.method, c.path, got.status, c.wantStatus, got.body)
 				}
 				record := lastRequest(t, f.server)
-				if record.ClientID != file.ClientID || record.AccessID != "" {
-					t.Errorf("record ClientID = %q, AccessID = %q; want %q and none", record.ClientID, record.AccessID, file.ClientID)
+				if record.ClientID != file.ClientID {
+					t.Errorf("record ClientID = %q, want %q", record.ClientID, file.ClientID)
+				}
+				if record.AccessID != "" {
+					t.Errorf("record AccessID = %q, want none", record.AccessID)
 				}
 				if c.wantScope == "" {
 					continue
@@ -394,8 +402,11 @@ func TestAccessTokenExpiry(t *testing.T) {
 	early := f.getToken(t, f.keys.rsa, castest.ScopeAuditAdmin)
 	f.server.SetAccessTokenLifetime(2*time.Minute + 500*time.Millisecond)
 	short := f.getToken(t, f.keys.rsa, castest.ScopeAuditAdmin)
-	if early.ExpiresIn != 3600 || short.ExpiresIn != 120 {
-		t.Fatalf("expires_in = %d then %d, want 3600 then 120", early.ExpiresIn, short.ExpiresIn)
+	if early.ExpiresIn != 3600 {
+		t.Errorf("expires_in before the change = %d, want 3600", early.ExpiresIn)
+	}
+	if short.ExpiresIn != 120 {
+		t.Errorf("expires_in after the change = %d, want 120, rounded down", short.ExpiresIn)
 	}
 
 	f.clock.Advance(119 * time.Second)
@@ -410,8 +421,11 @@ func TestAccessTokenExpiry(t *testing.T) {
 		t.Errorf("WWW-Authenticate = %q, want Bearer error=\"invalid_token\"", h)
 	}
 	record := lastRequest(t, f.server)
-	if !errors.Is(record.Err, castest.ErrAccessTokenExpired) || record.ClientID != rsaClientID {
-		t.Errorf("record = %+v, want ErrAccessTokenExpired for %s", record, rsaClientID)
+	if !errors.Is(record.Err, castest.ErrAccessTokenExpired) {
+		t.Errorf("record Err = %v, want ErrAccessTokenExpired", record.Err)
+	}
+	if record.ClientID != rsaClientID {
+		t.Errorf("record ClientID = %q, want %q", record.ClientID, rsaClientID)
 	}
 
 	// The token issued before the change keeps its hour.
@@ -423,12 +437,13 @@ func TestAccessTokenExpiry(t *testing.T) {
 		t.Errorf("earlier token after an hour: status %d, want 401; body %s", got.status, got.body)
 	}
 
-	if counts := f.server.Counts(); counts.Unauthorized != 2 || counts.TokensIssued != 2 || counts.TokenRequests != 2 {
-		t.Errorf("Counts() = %+v, want 2 unauthorized, 2 token requests, 2 issued", counts)
+	want := castest.Counts{Total: 6, Accepted: 2, Unauthorized: 2, TokenRequests: 2, TokensIssued: 2}
+	if counts := f.server.Counts(); counts != want {
+		t.Errorf("Counts() = %+v, want %+v", counts, want)
 	}
 }
 
-func TestSetAccessTokenLifetimePanicsUnderOneSecond(t *testing.T) {
+func TestShortTokenLifetimePanics(t *testing.T) {
 	t.Parallel()
 	server := castest.New()
 	defer func() {
@@ -477,8 +492,11 @@ func TestRemoveOAuthClient(t *testing.T) {
 
 	assertion := mintAssertion(t, f.keys.rsa, f.assertionClaims(f.keys.rsa), nil, nil)
 	got = postToken(t, f.server, tokenForm(rsaClientID, assertion, castest.ScopeAuditAdmin))
-	if got.status != http.StatusUnauthorized || !errors.Is(lastRequest(t, f.server).Err, castest.ErrUnknownClient) {
-		t.Errorf("token request after removal: status %d, Err %v; want 401 with ErrUnknownClient", got.status, lastRequest(t, f.server).Err)
+	if got.status != http.StatusUnauthorized {
+		t.Errorf("token request after removal: status %d, want 401", got.status)
+	}
+	if err := lastRequest(t, f.server).Err; !errors.Is(err, castest.ErrUnknownClient) {
+		t.Errorf("token request after removal: Err = %v, want ErrUnknownClient", err)
 	}
 }
 
@@ -497,15 +515,21 @@ func TestLegacyAndOAuthSideBySide(t *testing.T) {
 		}
 	}
 	requests := f.server.Requests()
-	if requests[1].ClientID != rsaClientID || requests[2].AccessID != helpDeskAccessID || requests[2].ClientID != "" {
-		t.Errorf("records = %+v and %+v, want the OAuth client and then the legacy access ID", requests[1], requests[2])
+	if requests[1].ClientID != rsaClientID {
+		t.Errorf("OAuth record ClientID = %q, want %q", requests[1].ClientID, rsaClientID)
+	}
+	if requests[2].AccessID != helpDeskAccessID {
+		t.Errorf("legacy record AccessID = %q, want %q", requests[2].AccessID, helpDeskAccessID)
+	}
+	if requests[2].ClientID != "" {
+		t.Errorf("legacy record ClientID = %q, want none", requests[2].ClientID)
 	}
 	if counts := f.server.Counts(); counts.Accepted != 2 {
 		t.Errorf("Counts().Accepted = %d, want 2", counts.Accepted)
 	}
 }
 
-func TestAccessTokenStoreDropsExpiredTokens(t *testing.T) {
+func TestExpiredTokensDropped(t *testing.T) {
 	t.Parallel()
 	f := newOAuthFixture(t)
 	f.server.SetAccessTokenLifetime(time.Minute)
@@ -567,8 +591,11 @@ func TestFailTokenRequests(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode body: %v", err)
 		}
-		if response.StatusCode != http.StatusTooManyRequests || response.Header.Get("Retry-After") != "7" {
-			t.Errorf("attempt %d: status %d, Retry-After %q; want 429 and 7", i, response.StatusCode, response.Header.Get("Retry-After"))
+		if response.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("attempt %d: status %d, want 429", i, response.StatusCode)
+		}
+		if got := response.Header.Get("Retry-After"); got != "7" {
+			t.Errorf("attempt %d: Retry-After %q, want 7", i, got)
 		}
 		if body.Error != "temporarily_unavailable" {
 			t.Errorf("attempt %d: error %q, want temporarily_unavailable", i, body.Error)
@@ -581,17 +608,23 @@ func TestFailTokenRequests(t *testing.T) {
 	if got := postToken(t, f.server, form); got.status != http.StatusOK {
 		t.Fatalf("third attempt: status %d, want 200; body %s", got.status, got.body)
 	}
-	counts := f.server.Counts()
-	if counts.TokenRequests != 3 || counts.TokensIssued != 1 || counts.Total != 4 {
-		t.Errorf("Counts() = %+v, want 3 token requests, 1 issued, 4 in total", counts)
+	want := castest.Counts{Total: 4, TokenRequests: 3, TokensIssued: 1}
+	if counts := f.server.Counts(); counts != want {
+		t.Errorf("Counts() = %+v, want %+v", counts, want)
 	}
 
 	f.server.FailTokenRequests(1, http.StatusInternalServerError, "")
 	got, header := sendForm(t, f.server, tokenForm(rsaClientID, "irrelevant", castest.ScopeAuditAdmin))
 	var body oauthErrorResponse
 	decodeStrict(t, got.body, &body)
-	if got.status != http.StatusInternalServerError || body.Error != "server_error" || header.Get("Retry-After") != "" {
-		t.Errorf("500: status %d, error %q, Retry-After %q; want 500, server_error, none", got.status, body.Error, header.Get("Retry-After"))
+	if got.status != http.StatusInternalServerError {
+		t.Errorf("status = %d, want 500", got.status)
+	}
+	if body.Error != "server_error" {
+		t.Errorf("error = %q, want server_error", body.Error)
+	}
+	if header.Get("Retry-After") != "" {
+		t.Errorf("Retry-After = %q, want none", header.Get("Retry-After"))
 	}
 
 	// A later call replaces pending failures, and n = 0 cancels them.
@@ -656,7 +689,7 @@ func TestFailAdminRequests(t *testing.T) {
 	}
 }
 
-func TestFailRequestsPanicsOnNonErrorStatus(t *testing.T) {
+func TestFailSuccessStatusPanics(t *testing.T) {
 	t.Parallel()
 	server := castest.New()
 	for _, fail := range []func(int, int, string){server.FailTokenRequests, server.FailAdminRequests} {
@@ -780,10 +813,10 @@ func TestOAuthConcurrentClients(t *testing.T) {
 	}
 	wg.Wait()
 
-	counts := f.server.Counts()
-	want := workers * perWorker
-	if counts.TokenRequests != want || counts.TokensIssued != want || counts.Accepted != want || counts.Total != 2*want {
-		t.Errorf("Counts() = %+v, want %d token requests, issued and accepted", counts, want)
+	n := workers * perWorker
+	want := castest.Counts{Total: 2 * n, Accepted: n, TokenRequests: n, TokensIssued: n}
+	if counts := f.server.Counts(); counts != want {
+		t.Errorf("Counts() = %+v, want %+v", counts, want)
 	}
 }
 
