@@ -24,16 +24,18 @@ type route struct {
 	method string
 	// superAdminOnly marks the APIs that need a Super Administrator key.
 	superAdminOnly bool
-	handle         func(s *Server, r *http.Request) response
+	// scope is the OAuth scope an access token needs for the API.
+	scope  string
+	handle func(s *Server, r *http.Request) response
 }
 
 // routes holds the Admin API calls the fake serves, keyed by the path below
 // AdminBasePath. Paths must match exactly. CAS's handling of a doubled or
 // trailing slash is unknown, so the fake returns 404 for those.
 var routes = map[string]route{
-	"/v1/adminlog/exportlogs": {method: http.MethodGet, handle: (*Server).exportAdminLogs},
-	"/v1/users/lookup":        {method: http.MethodPost, handle: (*Server).lookupUserByEmail},
-	"/v2/users/highrisk":      {method: http.MethodGet, superAdminOnly: true, handle: (*Server).listHighRiskUsers},
+	"/v1/adminlog/exportlogs": {method: http.MethodGet, scope: ScopeAuditAdmin, handle: (*Server).exportAdminLogs},
+	"/v1/users/lookup":        {method: http.MethodPost, scope: ScopeUserRead, handle: (*Server).lookupUserByEmail},
+	"/v2/users/highrisk":      {method: http.MethodGet, superAdminOnly: true, scope: ScopeUserRiskyRead, handle: (*Server).listHighRiskUsers},
 }
 
 // response is the status and body of one handled request, with the fields
@@ -48,6 +50,8 @@ type response struct {
 	err     error
 	// allow is the Allow header of a 405.
 	allow string
+	// header holds further response headers, like Retry-After.
+	header http.Header
 }
 
 // forbiddenBody is the JSON body of every 403 that CAS sends.
@@ -98,8 +102,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == HealthCheckPath:
 		resp = serveHealthCheck(r)
+	case r.URL.Path == TokenPath:
+		resp = s.serveToken(r, &req)
 	case r.URL.Path == AdminBasePath || strings.HasPrefix(r.URL.Path, AdminBasePath+"/"):
-		resp, req.AccessID, accepted = s.serveAdminAPI(r)
+		if injected, ok := s.takeAdminFault(); ok {
+			resp = injected
+			break
+		}
+		resp, accepted = s.serveAdminAPI(r, &req)
 	default:
 		resp = errorResponse(http.StatusNotFound, fmt.Sprintf("No resource at %s", r.URL.Path))
 	}
@@ -125,28 +135,43 @@ func serveHealthCheck(r *http.Request) response {
 // serveAdminAPI checks the token before it looks at the path or method, so an
 // unknown path with a bad token gets 403, not 404. CAS's 403 body has the
 // shape of Spring Boot's default error body, so CAS likely checks tokens in a
-// filter before routing (inferred). It returns the token's sub and whether the
-// token and role were accepted.
-func (s *Server) serveAdminAPI(r *http.Request) (response, string, bool) {
-	key, accessID, err := s.verifyRequestToken(r)
-	if err != nil {
-		return s.forbidden(r, err), accessID, false
+// filter before routing (inferred). It sets the token's sub, or the OAuth
+// client, in req and returns whether the token and role were accepted.
+func (s *Server) serveAdminAPI(r *http.Request, req *Request) (response, bool) {
+	if token, ok := s.oauthBearer(r); ok {
+		return s.serveOAuthAdminAPI(r, req, token)
 	}
 
-	subPath := strings.TrimPrefix(r.URL.Path, AdminBasePath)
-	rt, ok := routes[subPath]
-	if !ok {
-		return errorResponse(http.StatusNotFound, fmt.Sprintf("No Admin API at %s", r.URL.Path)), accessID, true
+	key, accessID, err := s.verifyRequestToken(r)
+	req.AccessID = accessID
+	if err != nil {
+		return s.forbidden(r, err), false
 	}
-	if r.Method != rt.method {
-		return methodNotAllowed(r, rt.method), accessID, true
+
+	rt, resp, ok := findRoute(r)
+	if !ok {
+		return resp, true
 	}
 	if rt.superAdminOnly && key.AdminRole != RoleSuperAdmin {
 		err := fmt.Errorf("%w: access ID %q has role %s, %s needs %s",
 			ErrAccessDenied, accessID, key.AdminRole, r.URL.Path, RoleSuperAdmin)
-		return s.forbidden(r, err), accessID, false
+		return s.forbidden(r, err), false
 	}
-	return rt.handle(s, r), accessID, true
+	return rt.handle(s, r), true
+}
+
+// findRoute returns the Admin API call for r, or the 404 or 405 to send when
+// there is none.
+func findRoute(r *http.Request) (route, response, bool) {
+	subPath := strings.TrimPrefix(r.URL.Path, AdminBasePath)
+	rt, ok := routes[subPath]
+	if !ok {
+		return route{}, errorResponse(http.StatusNotFound, fmt.Sprintf("No Admin API at %s", r.URL.Path)), false
+	}
+	if r.Method != rt.method {
+		return route{}, methodNotAllowed(r, rt.method), false
+	}
+	return rt, response{}, true
 }
 
 // exportAdminLogs serves GET /v1/adminlog/exportlogs with an empty page.
@@ -270,6 +295,9 @@ func methodNotAllowed(r *http.Request, allowed string) response {
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, resp response) {
 	if resp.allow != "" {
 		w.Header().Set("Allow", resp.allow)
+	}
+	for name, values := range resp.header {
+		w.Header()[name] = values
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.status)

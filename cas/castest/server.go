@@ -1,11 +1,15 @@
 // Package castest provides a fake RSA Cloud Authentication Service (CAS) that
-// serves a few Administration API calls and verifies legacy Admin API JWTs.
+// serves a few Administration API calls, verifies legacy Admin API JWTs, and
+// issues OAuth access tokens to registered OAuth Administration API clients.
 //
 // The fake applies the rules RSA documents. The token must carry an RS256
 // signature by a registered key, sub equal to the access ID and aud equal to
 // the key file's adminRestApiUrl. Its integer iat and exp must lie at most one
 // hour apart, and 60 seconds of clock skew are allowed. Every rejected token
 // gets HTTP 403 with the JSON body CAS sends.
+//
+// OAuth clients get access tokens from TokenPath by the rules in oauth.go and
+// oauth_assertion.go, and present them on the same Admin API.
 //
 // A Server is safe for concurrent use.
 package castest
@@ -64,14 +68,18 @@ type Request struct {
 	// AccessID is the token's sub whenever it could be read, also on
 	// rejection, and "" otherwise.
 	AccessID string
+	// ClientID is the OAuth client: the client_id of a token request, or the
+	// client an access token was issued to. It is "" otherwise.
+	ClientID string
 	// Status is the HTTP status sent.
 	Status int
 	// Message is the "message" or "description" of an error body, and "" on
 	// success.
 	Message string
-	// Err is nil when the request succeeded. For a 403 it wraps the Err*
-	// value of the rule that failed, so test it with errors.Is. For other
-	// errors it repeats Message.
+	// Err is nil when the request succeeded. For a 403, a 401, a rejected
+	// token request and an injected failure it wraps the Err* value of the
+	// rule that failed, so test it with errors.Is. For other errors it
+	// repeats Message.
 	Err error
 }
 
@@ -83,8 +91,17 @@ type Counts struct {
 	// Accepted counts Admin API requests whose token passed every rule and
 	// whose key's role may call the API.
 	Accepted int
-	// Rejected counts requests that got 403, for a token rule or for the role.
+	// Rejected counts requests that got 403, for a token rule, for the role
+	// or for a missing OAuth scope.
 	Rejected int
+	// Unauthorized counts requests that got 401: an unknown or expired OAuth
+	// access token, or a token request whose client was not authenticated.
+	Unauthorized int
+	// TokenRequests counts every POST to TokenPath, including injected
+	// failures.
+	TokenRequests int
+	// TokensIssued counts the OAuth access tokens issued.
+	TokensIssued int
 }
 
 // Option configures a Server.
@@ -107,7 +124,9 @@ func WithLogger(logger hclog.Logger) Option {
 // NewTLSServer.
 type Server struct {
 	// URL is the base URL of the listener, like http://127.0.0.1:41234, with
-	// no trailing slash.
+	// no trailing slash. A caller that mounts Handler on a listener of its
+	// own sets it before serving, because OAuth client assertions must name
+	// TokenURL as their audience.
 	URL string
 
 	now    func() time.Time
@@ -119,6 +138,7 @@ type Server struct {
 	users    map[string]user
 	requests []Request
 	counts   Counts
+	oauth    oauthState
 }
 
 type user struct {
@@ -134,6 +154,7 @@ func New(opts ...Option) *Server {
 		logger: hclog.NewNullLogger(),
 		keys:   make(map[string]Key),
 		users:  make(map[string]user),
+		oauth:  newOAuthState(),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -283,8 +304,11 @@ func (s *Server) record(req Request, accepted bool) {
 	if accepted {
 		s.counts.Accepted++
 	}
-	if req.Status == http.StatusForbidden {
+	switch req.Status {
+	case http.StatusForbidden:
 		s.counts.Rejected++
+	case http.StatusUnauthorized:
+		s.counts.Unauthorized++
 	}
 	if len(s.requests) == maxRecords {
 		s.requests = append(s.requests[:0], s.requests[1:]...)
@@ -293,6 +317,9 @@ func (s *Server) record(req Request, accepted bool) {
 	s.mu.Unlock()
 
 	attrs := []any{"method", req.Method, "path", req.Path, "access_id", req.AccessID, "status", req.Status}
+	if req.ClientID != "" {
+		attrs = append(attrs, "client_id", req.ClientID)
+	}
 	if req.Err != nil {
 		s.logger.Info("request failed", append(attrs, "message", req.Message, "error", req.Err)...)
 		return

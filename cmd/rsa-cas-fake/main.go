@@ -1,9 +1,10 @@
 // Command rsa-cas-fake runs the fake RSA CAS from cas/castest as a
 // standalone server for scripts and demos, and writes demo key files in the
-// format the RSA console downloads.
+// format the RSA console downloads: legacy .key files and OAuth client JWKs.
 //
 //	rsa-cas-fake keygen -url http://127.0.0.1:18443/AdminInterface/restapi -out helpdesk.key
-//	rsa-cas-fake serve -listen 127.0.0.1:18443 -key helpdesk.key=help_desk -key superadmin.key=super_admin
+//	rsa-cas-fake keygen -oauth -type EC -client-id demo-client -scopes rsa.audit.admin,rsa.user.read -out client.jwk
+//	rsa-cas-fake serve -listen 127.0.0.1:18443 -key helpdesk.key=help_desk -oauth-client client.jwk=demo-client=rsa.audit.admin,rsa.user.read
 //
 // It listens only on loopback addresses: it is a test double, not a service.
 package main
@@ -28,9 +29,11 @@ import (
 
 const usage = `usage:
   rsa-cas-fake keygen -url URL -out FILE [-customer NAME] [-description TEXT]
-  rsa-cas-fake serve [-listen 127.0.0.1:18443] -key FILE=ROLE [-key FILE=ROLE ...]
+  rsa-cas-fake keygen -oauth -out FILE [-type RSA|EC] [-client-id ID] [-scopes SCOPE,...] [-pem-out FILE]
+  rsa-cas-fake serve [-listen 127.0.0.1:18443] [-key FILE=ROLE ...] [-oauth-client FILE=CLIENT_ID=SCOPE,... ...]
 
-ROLE is help_desk or super_admin.`
+ROLE is help_desk or super_admin. An OAuth client's FILE is its JWK, private
+or public, with a kid. serve prints the issuer URL to configure.`
 
 func main() {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "rsa-cas-fake", Level: hclog.Info})
@@ -60,13 +63,28 @@ func main() {
 
 func runKeygen(args []string, logger hclog.Logger) error {
 	flags := flag.NewFlagSet("keygen", flag.ContinueOnError)
-	audience := flags.String("url", "", "adminRestApiUrl to write into the file (required)")
-	out := flags.String("out", "", "path of the .key file to write (required)")
+	audience := flags.String("url", "", "adminRestApiUrl to write into the file (required without -oauth)")
+	out := flags.String("out", "", "path of the .key file, or with -oauth the JWK file, to write (required)")
 	customer := flags.String("customer", "Demo Tenant", "customerName to write into the file")
 	description := flags.String("description", "demo key made by rsa-cas-fake", "description to write into the file")
+	oauth := flags.Bool("oauth", false, "write an OAuth client's private JWK instead of a legacy .key file")
+	keyType := flags.String("type", castest.KeyTypeRSA, "with -oauth: key type, RSA (2048-bit) or EC (P-256)")
+	clientID := flags.String("client-id", "", "with -oauth: the client ID (default: a random UUID)")
+	scopes := flags.String("scopes", castest.ScopeAuditAdmin+","+castest.ScopeUserRead, "with -oauth: comma-separated scopes to grant")
+	pemOut := flags.String("pem-out", "", "with -oauth: also write the key as PKCS#8 PEM to this path")
 
 	if err := flags.Parse(args); err != nil {
 		return fmt.Errorf("parse keygen flags: %w", err)
+	}
+
+	if *oauth {
+		if *audience != "" {
+			return errors.New("keygen -oauth takes no -url: the fake's issuer URL is printed by serve")
+		}
+
+		return writeOAuthKeyFile(oauthKeygen{
+			out: *out, pemOut: *pemOut, keyType: *keyType, clientID: *clientID, scopes: *scopes,
+		}, logger)
 	}
 
 	if *audience == "" || *out == "" {
@@ -103,9 +121,10 @@ func runServe(args []string, logger hclog.Logger) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := flags.String("listen", "127.0.0.1:18443", "loopback address to listen on")
 
-	var keys keyFlags
+	var keys, oauthClients keyFlags
 
 	flags.Var(&keys, "key", "key file to accept, as FILE=ROLE with ROLE help_desk or super_admin; repeatable")
+	flags.Var(&oauthClients, "oauth-client", "OAuth client to accept, as JWKFILE=CLIENT_ID=SCOPE,SCOPE...; repeatable")
 
 	if err := flags.Parse(args); err != nil {
 		return fmt.Errorf("parse serve flags: %w", err)
@@ -128,6 +147,12 @@ func runServe(args []string, logger hclog.Logger) error {
 		}
 	}
 
+	for _, spec := range oauthClients {
+		if err := registerOAuthClientFile(server, spec, logger); err != nil {
+			return err
+		}
+	}
+
 	httpServer := &http.Server{
 		Addr:              *listen,
 		Handler:           server.Handler(),
@@ -142,7 +167,13 @@ func runServe(args []string, logger hclog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 
-	logger.Info("fake CAS listening", "address", listener.Addr().String(), "admin_base_path", castest.AdminBasePath, "keys", len(keys))
+	// Client assertions must name the token URL as their audience, so the
+	// server has to know the address it is reached at. Serve has not started,
+	// so nothing reads URL yet.
+	server.URL = "http://" + listener.Addr().String()
+
+	logger.Info("fake CAS listening", "address", listener.Addr().String(), "admin_url", server.AdminURL(),
+		"issuer_url", server.IssuerURL(), "keys", len(keys), "oauth_clients", len(oauthClients))
 
 	served := make(chan error, 1)
 
