@@ -74,11 +74,10 @@ func TestTokenCacheSingleFlight(t *testing.T) {
 
 	release := make(chan struct{})
 	started := make(chan struct{})
+	signalStart := sync.OnceFunc(func() { close(started) })
 
 	fetch := func() (*cachedAccessToken, error) {
-		if calls.Load() == 0 {
-			close(started)
-		}
+		signalStart()
 
 		<-release
 
