@@ -258,12 +258,17 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 
 	cfg := prepared.config
 
-	verify := b.verifyConfigWrite
+	var (
+		check   *cas.CheckResult
+		errResp *logical.Response
+	)
+
 	if kind == kindOAuth {
-		verify = b.verifyOAuthConfigWrite
+		check, errResp, err = b.verifyOAuthConfigWrite(ctx, req, d, name, prepared)
+	} else {
+		check, errResp, err = b.verifyConfigWrite(ctx, req, d, name, cfg)
 	}
 
-	check, errResp, err := verify(ctx, req, d, name, cfg)
 	if err != nil || errResp != nil {
 		return errResp, err
 	}

@@ -80,11 +80,14 @@ func (b *backend) checkOAuthClient(ctx context.Context, client *http.Client, key
 // verifyOAuthConfigWrite runs the live check that an OAuth config write
 // asks for with verify=true, for all of the config's scopes. It returns nil
 // results when the write did not ask, and an error response when the check
-// failed. Like verifyConfigWrite it runs under the write lock.
-func (b *backend) verifyOAuthConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, cfg *keyConfig) (*cas.CheckResult, *logical.Response, error) {
+// failed. A check that could not call the Admin API adds a warning to
+// prepared. Like verifyConfigWrite it runs under the write lock.
+func (b *backend) verifyOAuthConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, prepared *preparedConfig) (*cas.CheckResult, *logical.Response, error) {
 	if !d.Get("verify").(bool) {
 		return nil, nil, nil
 	}
+
+	cfg := prepared.config
 
 	key, err := cas.ParseOAuthKey("private key", cfg.PrivateKey, "key_id", cfg.KeyID)
 	if err != nil {
@@ -110,6 +113,10 @@ func (b *backend) verifyOAuthConfigWrite(ctx context.Context, req *logical.Reque
 		resp, err := b.badRequest(req, "verify failed, so config %q was not written: %s", name, describeOAuthFailure(check, cfg))
 
 		return nil, resp, err
+	}
+
+	if !check.adminAPIChecked {
+		prepared.warnings = append(prepared.warnings, adminAPIUncheckedWarning(cfg))
 	}
 
 	return &check.result, nil, nil
