@@ -22,7 +22,7 @@ type oauthCheck struct {
 	// because admin_url is unset or no scope allows a cheap Admin API call.
 	adminAPIChecked bool
 
-	// hint is what to check after a failed token request, from CAS's error
+	// hint is the advice for a failed token request, from CAS's error
 	// code, or "".
 	hint string
 }
