@@ -405,9 +405,9 @@ func TestOAuthCredsRejectedByCAS(t *testing.T) {
 	t.Parallel()
 
 	tests := []struct {
-		name   string
-		break_ func(*oauthFixture)
-		want   []string
+		name        string
+		breakClient func(*oauthFixture)
+		want        []string
 	}{
 		{"client removed", func(f *oauthFixture) { f.cas.RemoveOAuthClient(testFakeClientID) }, []string{"CAS rejected", "HTTP 401", "invalid_client", `role "reader"`, `config "client"`}},
 		{"scope no longer granted", func(f *oauthFixture) {
@@ -443,7 +443,7 @@ func TestOAuthCredsRejectedByCAS(t *testing.T) {
 			t.Parallel()
 
 			f := newOAuthFixture(t, "RSA", testSetup{}, nil)
-			tt.break_(f)
+			tt.breakClient(f)
 
 			resp, err := f.request(t, logical.ReadOperation, "creds/reader", nil)
 			message := requireErrorResponse(t, resp, err)
