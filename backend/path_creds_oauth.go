@@ -95,9 +95,8 @@ func (b *backend) issueAccessToken(ctx context.Context, req *logical.Request, ro
 		resp.AddWarning(warning)
 	}
 
-	b.Logger().Debug("handed out access token", "role", roleName, "config", entry.config, "cached", cached,
-		"expires_at", token.ExpiresAt.UTC().Format(time.RFC3339), "lease", lease)
-
+	// No log line per read: a cache hit is the hot path, and every token
+	// request to CAS is logged in fetchAccessToken.
 	return resp, nil
 }
 
