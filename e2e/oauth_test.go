@@ -287,9 +287,12 @@ func TestOAuthVerifyThroughCLI(t *testing.T) {
 }
 
 // TestOAuthLogsHaveNoKey checks the audit and server logs, after the tests
-// above wrote the client's key several times, for its private parameter.
+// above wrote the client's key several times, for its private parameter,
+// and for an access token that a read handed out.
 func TestOAuthLogsHaveNoKey(t *testing.T) {
 	setupOAuth(t)
+
+	token := strings.TrimSpace(env.vault.mustVault(t, "read", "-field=token", "rsa/creds/oauth-auditor"))
 
 	for _, path := range []string{env.auditPath, env.vault.logPath} {
 		data, err := os.ReadFile(path)
@@ -298,6 +301,10 @@ func TestOAuthLogsHaveNoKey(t *testing.T) {
 		}
 
 		assertNoJWKSecret(t, path, string(data))
+
+		if token == "" || strings.Contains(string(data), token) {
+			t.Errorf("%s contains the access token, or the read returned none", path)
+		}
 	}
 }
 
