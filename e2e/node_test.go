@@ -282,6 +282,13 @@ func pluginPIDs(pluginDir string) ([]int, error) {
 	return pids, nil
 }
 
+// pluginExe returns the executable path of a process.
+func pluginExe(pid int) string {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+
+	return exe
+}
+
 // onePluginPID waits until exactly one plugin process runs from pluginDir
 // and returns its id. The engine is multiplexed, so one process serves
 // every mount of it.
