@@ -246,6 +246,8 @@ func killPluginUnderLoad(t *testing.T, n *node) {
 	failed := 0
 	inFlight := 0
 
+	var sample error
+
 	for _, result := range all {
 		if result.started.Before(killed) && result.ended.After(killed) {
 			inFlight++
@@ -256,6 +258,7 @@ func killPluginUnderLoad(t *testing.T, n *node) {
 		}
 
 		failed++
+		sample = result.err
 
 		if result.ended.Before(killed) {
 			t.Errorf("creds read failed before the kill: %v", result.err)
@@ -268,6 +271,10 @@ func killPluginUnderLoad(t *testing.T, n *node) {
 
 	t.Logf("plugin kill: failed_requests=%d in_flight_at_kill=%d total_requests=%d recovered_seconds=%.2f clients=8 (SIGKILL of the plugin process; recovered = end of the first successful read that began after the kill)",
 		failed, inFlight, len(all), firstOK.Sub(killed).Seconds())
+
+	if sample != nil {
+		t.Logf("plugin kill: a failed read: %v", sample)
+	}
 
 	newPID := onePluginPID(t, n.pluginDir)
 	if newPID == oldPID {

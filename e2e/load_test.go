@@ -45,7 +45,7 @@ func TestLoadCreds(t *testing.T) {
 
 	t.Cleanup(func() {
 		server.stop()
-		killPlugins(t, pluginDir)
+		killPlugins(t, pluginDir, false)
 	})
 
 	server.mustVault(t, "plugin", "register", "-sha256="+env.pluginSHA, "-command="+pluginBinary, "-version="+pluginVersion, "secret", pluginName)

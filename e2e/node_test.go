@@ -28,6 +28,10 @@ type node struct {
 	configPath string
 	unsealKey  string
 	running    bool
+
+	// crashed is set once kill ended the server, which leaves its plugin
+	// process behind.
+	crashed bool
 }
 
 // nodeDirs makes a work directory and a plugin directory for one node, and
@@ -85,7 +89,7 @@ func newNode(t *testing.T, name, dir, pluginDir, addr, config string) *node {
 
 	t.Cleanup(func() {
 		n.stop()
-		killPlugins(t, pluginDir)
+		killPlugins(t, pluginDir, n.crashed)
 
 		if t.Failed() {
 			dumpLog(n.logPath)
@@ -153,6 +157,7 @@ func (n *node) kill() {
 	_ = n.cmd.Process.Kill()
 	n.exitErr = <-n.exited
 	n.running = false
+	n.crashed = true
 }
 
 // health returns the status code of sys/health: 200 active, 429 standby,
@@ -315,18 +320,35 @@ func onePluginPID(t *testing.T, pluginDir string) int {
 	}
 }
 
-// killPlugins kills, by id, plugin processes left behind from pluginDir, so
-// that a test that crashed a Vault server leaves no orphan.
-func killPlugins(t *testing.T, pluginDir string) {
-	pids, err := pluginPIDs(pluginDir)
-	if err != nil {
-		t.Logf("look for leftover plugin processes: %v", err)
+// killPlugins waits up to 5 s for plugin processes from pluginDir to exit,
+// then kills the rest by id and logs them, so that no test leaves an orphan.
+// After a crash nothing is left to stop them, so it kills them at once.
+func killPlugins(t *testing.T, pluginDir string, crashed bool) {
+	var (
+		pids []int
+		err  error
+	)
 
-		return
+	wait := 5 * time.Second
+	if crashed {
+		wait = 0
+	}
+
+	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+		pids, err = pluginPIDs(pluginDir)
+		if err != nil {
+			t.Logf("look for leftover plugin processes: %v", err)
+
+			return
+		}
+
+		if len(pids) == 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 
 	for _, pid := range pids {
-		t.Logf("killing leftover plugin process %d from %s", pid, pluginDir)
+		t.Logf("plugin process %d from %s still ran %s after its Vault server ended (crashed: %t); killing it", pid, pluginDir, wait, crashed)
 
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			t.Logf("kill plugin process %d: %v", pid, err)
