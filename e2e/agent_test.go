@@ -306,11 +306,17 @@ func startAgent(t *testing.T, dir, config string) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 
+		var err error
+
 		select {
-		case <-exited:
+		case err = <-exited:
 		case <-time.After(40 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			err = <-exited
+		}
+
+		if err != nil {
+			t.Logf("vault agent exited: %v", err)
 		}
 
 		if t.Failed() {
