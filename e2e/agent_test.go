@@ -114,8 +114,8 @@ func TestAgentRendersFreshTokens(t *testing.T) {
 		{name: "file and header templates", role: "agent-file"},
 		{name: "threshold 0.5", role: "agent-early", threshold: 0.5},
 		// With the default threshold and the 2 s exec debounce, a
-		// 15-second token could expire before the command starts again, so
-		// this run fetches earlier; docs/agent.md gives the arithmetic.
+		// 15-second token could expire before the command starts again. This
+		// run fetches earlier, and docs/agent.md gives the arithmetic.
 		{name: "exec with env_template", role: "agent-exec", exec: true, threshold: 0.7, startDelay: 2 * time.Second},
 	}
 
@@ -370,12 +370,13 @@ func (w *tokenWatch) poll(t *testing.T) {
 // is whole seconds, agentTTL-1 or agentTTL, because the token's iat is
 // truncated to the second. A second of slack covers the render and the
 // 50 ms polling. A consumer that gets each token startDelay after its
-// render, like the exec child, sees the same gaps but less life left.
+// render, like the exec child, gets the same gaps but less life left.
 func (w *tokenWatch) check(t *testing.T, threshold float64, startDelay time.Duration) {
 	t.Helper()
 
-	// The least life a token can have left when the next one reaches the
-	// consumer: the latest fetch, plus the render slack and startDelay.
+	// minLeft is the minimum life a token has left when the next one
+	// reaches the consumer: after the latest fetch, the render slack and
+	// startDelay.
 	minLeft := time.Duration(float64(agentTTL)*(1-threshold-0.05)*float64(time.Second)) - time.Second - startDelay
 
 	minGap := time.Duration(float64(agentTTL-1)*(threshold-0.05)*float64(time.Second)) - 500*time.Millisecond

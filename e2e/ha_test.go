@@ -77,9 +77,9 @@ func TestHARaftFailover(t *testing.T) {
 	issued := haCreds(t, standby, "helpdesk", env.helpDesk)
 	haCreds(t, standby, "superadmin", env.superAdmin)
 
-	// Replace the key through the other standby; the next token, read
+	// Replace the key through the other standby. The next token, read
 	// through the first standby, must be signed with the new key, and the
-	// token issued before stays valid at CAS.
+	// token issued before must stay valid at CAS.
 	rotated := newRegisteredKeyFile(t, "ha-rotated-1", castest.RoleHelpDesk)
 	nodes[2].mustVault(t, "write", "rsa/config/helpdesk-key", "key_file=@"+rotated.path, "admin_role=help_desk")
 	haCreds(t, standby, "helpdesk", rotated.keyFile)
@@ -236,7 +236,7 @@ func startRaftCluster(t *testing.T, count int) []*node {
 
 // waitVoters waits until the Raft configuration has count voters. Autopilot
 // makes a joined node a voter only after it has been healthy for its
-// server stabilization time (10 s by default); before that, losing the
+// server stabilization time (10 s by default). Before that, losing the
 // leader loses the quorum.
 func waitVoters(t *testing.T, n *node, count int) {
 	t.Helper()

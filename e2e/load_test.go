@@ -22,18 +22,18 @@ const (
 	// tokens are verified locally.
 	loadCASSample = 100
 
-	// loadRSSGrowthLimit is the most the plugin process's resident memory
-	// may grow over the run, in KiB. Keeping 3.3 KB per read (a token with
-	// its response, or a goroutine stack) would pass it; the garbage
-	// collector's normal heap growth stays far below.
+	// loadRSSGrowthLimit is the maximum growth of the plugin process's
+	// resident memory over the run, in KiB. Keeping 3.3 KB per read (a token
+	// with its response, or a goroutine stack) would exceed it, while the
+	// garbage collector's normal heap growth stays far below.
 	loadRSSGrowthLimit = 32 << 10
 )
 
 // TestLoadCreds reads creds loadReads times from loadClients concurrent
 // clients through the HTTP API of a real Vault server with the plugin
 // registered. Every read must succeed with a token whose signature and
-// claims verify with the key file's public key and whose jti is unique;
-// a sample is sent to the fake CAS. The plugin process's VmRSS is logged
+// claims verify with the key file's public key and whose jti is unique. A
+// sample is sent to the fake CAS. The plugin process's VmRSS is logged
 // before and after, and its growth is bounded.
 func TestLoadCreds(t *testing.T) {
 	_, pluginDir := nodeDirs(t, t.TempDir(), "load")

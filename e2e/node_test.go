@@ -101,7 +101,7 @@ func newNode(t *testing.T, name, dir, pluginDir, addr, config string) *node {
 	return n
 }
 
-// start runs the server process and waits until its listener answers.
+// start runs the server process and waits until its listener responds.
 func (n *node) start(t *testing.T) {
 	t.Helper()
 
