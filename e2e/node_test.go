@@ -91,6 +91,13 @@ func newNode(t *testing.T, name, dir, pluginDir, addr, config string) *node {
 		n.stop()
 		killPlugins(t, pluginDir, n.crashed)
 
+		serverLog, err := os.ReadFile(n.logPath)
+		if err != nil {
+			t.Errorf("read %s: %v", n.logPath, err)
+		}
+
+		assertNoKeyMaterial(t, n.name+" server log", string(serverLog), env.helpDesk.PrivateKey, env.superAdmin.PrivateKey)
+
 		if t.Failed() {
 			dumpLog(n.logPath)
 		}
