@@ -164,6 +164,40 @@ func TestHARaftFailover(t *testing.T) {
 	newStandby.mustVault(t, "write", "rsa/config/helpdesk-key", "key_file=@"+again.path, "admin_role=help_desk")
 	haCreds(t, newActive, "helpdesk", again.keyFile)
 	haCreds(t, newStandby, "helpdesk", again.keyFile)
+
+	// The crashed node comes back from its Raft data as a standby and
+	// serves creds with the key written while it was down.
+	active.start(t)
+	active.unseal(t)
+
+	if _, err := active.waitHealth(60*time.Second, func(status int) bool { return status == http.StatusTooManyRequests }); err != nil {
+		t.Fatal(err)
+	}
+
+	waitLeaderKnown(t, active)
+	haCreds(t, active, "helpdesk", again.keyFile)
+}
+
+// waitLeaderKnown waits until a standby knows the active node's address,
+// which it needs to forward requests. A standby that has just started
+// answers with "active cluster node not found" until then.
+func waitLeaderKnown(t *testing.T, n *node) {
+	t.Helper()
+
+	deadline := time.Now().Add(30 * time.Second)
+
+	for {
+		resp := n.mustAPI(t, http.MethodGet, "sys/leader", nil, http.StatusOK)
+		if address, _ := resp.body["leader_address"].(string); address != "" {
+			return
+		}
+
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: sys/leader shows no leader address after 30s", n.name)
+		}
+
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // startRaftCluster starts count nodes, initializes and unseals the first,

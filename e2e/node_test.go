@@ -88,7 +88,15 @@ func newNode(t *testing.T, name, dir, pluginDir, addr, config string) *node {
 	}
 
 	t.Cleanup(func() {
+		stopping := time.Now()
+		wasRunning := n.running
+
 		n.stop()
+
+		if wasRunning {
+			t.Logf("%s: stopped in %.1fs, exit status: %v", n.name, time.Since(stopping).Seconds(), n.exitErr)
+		}
+
 		killPlugins(t, pluginDir, n.crashed)
 
 		serverLog, err := os.ReadFile(n.logPath)
