@@ -335,8 +335,41 @@ func newRegisteredKeyFile(t *testing.T, name, role string) registeredKeyFile {
 func haCreds(t *testing.T, n *node, role string, keyFile *castest.KeyFile) string {
 	t.Helper()
 
-	resp := n.mustAPI(t, http.MethodGet, "rsa/creds/"+role, nil, http.StatusOK)
-	raw, _ := resp.data()["token"].(string)
+	// Redirects are not followed, so a 200 shows that the node itself
+	// answered: a standby that forwarded the request rather than sending
+	// the client to the active node.
+	client := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+
+	req, err := http.NewRequest(http.MethodGet, n.addr+"/v1/rsa/creds/"+role, nil)
+	if err != nil {
+		t.Fatalf("build request: %v", err)
+	}
+
+	req.Header.Set("X-Vault-Token", n.token)
+
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("creds of %s through %s: %v", role, n.name, err)
+	}
+	defer resp.Body.Close()
+
+	var decoded struct {
+		Data   map[string]any `json:"data"`
+		Errors []string       `json:"errors"`
+	}
+
+	if err := json.NewDecoder(resp.Body).Decode(&decoded); err != nil && resp.StatusCode == http.StatusOK {
+		t.Fatalf("creds of %s through %s: decode response: %v", role, n.name, err)
+	}
+
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("creds of %s through %s: status %d, want 200; errors: %s", role, n.name, resp.StatusCode, strings.Join(decoded.Errors, "; "))
+	}
+
+	raw, _ := decoded.Data["token"].(string)
 
 	if _, err := verifyToken(raw, &keyFile.PrivateKey.PublicKey, keyFile.AccessID, env.cas.AdminURL(), time.Now()); err != nil {
 		t.Fatalf("creds of %s through %s: %v", role, n.name, err)
