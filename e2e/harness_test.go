@@ -45,6 +45,19 @@ type vaultServer struct {
 	cmd       *exec.Cmd
 	exited    chan error
 	exitErr   error // how the process ended, once stop returned
+
+	// token authenticates the CLI and API helpers. Empty means rootToken,
+	// the dev server's; servers that were initialized set their own.
+	token string
+}
+
+// authToken returns the token the helpers send.
+func (s *vaultServer) authToken() string {
+	if s.token != "" {
+		return s.token
+	}
+
+	return rootToken
 }
 
 // buildPlugin compiles the plugin into dir with version stamped in and
@@ -202,7 +215,7 @@ func (s *vaultServer) vault(args ...string) cliResult {
 	defer cancel()
 
 	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.addr, "VAULT_TOKEN="+rootToken, "VAULT_FORMAT=", "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.addr, "VAULT_TOKEN="+s.authToken(), "VAULT_FORMAT=", "NO_COLOR=1")
 
 	var stdout, stderr bytes.Buffer
 
@@ -287,7 +300,7 @@ func (s *vaultServer) api(method, path string, payload any) (apiResponse, error)
 		return apiResponse{}, fmt.Errorf("build request: %w", err)
 	}
 
-	req.Header.Set("X-Vault-Token", rootToken)
+	req.Header.Set("X-Vault-Token", s.authToken())
 
 	client := &http.Client{Timeout: 30 * time.Second}
 
