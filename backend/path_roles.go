@@ -26,6 +26,13 @@ policy on creds/<role> decides who may act with which power.
 ttl is the token life when the request gives none; max_ttl caps what a request
 may ask for. CAS accepts tokens of at most one hour, so both are limited to
 59m, one minute below it to allow for clock skew.
+
+A role on an OAuth client config has no admin_role or ttl. Its scopes, a
+non-empty subset of the config's scopes, are its power, and CAS sets the token
+life. The role's access token is cached in memory and handed out while it has
+more than min_remaining_ttl left (default 2m); max_ttl caps the lease. Moving a
+role to a config of the other kind drops the old kind's settings, so the write
+must name the new kind's: scopes, or admin_role.
 `
 
 	pathRolesListHelpSynopsis    = `List the names of roles.`
