@@ -178,6 +178,10 @@ type tokenResponse struct {
 // so the assertion goes only to the token endpoint. A response that is not
 // a usable token is returned as a *TokenError.
 func RequestAccessToken(ctx context.Context, client *http.Client, req TokenRequest, now time.Time) (*AccessToken, error) {
+	if client == nil || req.Key == nil {
+		return nil, errors.New("request access token: no HTTP client or no key")
+	}
+
 	tokenURL := TokenEndpoint(req.IssuerURL)
 
 	assertion, err := SignAssertion(req.Key, req.ClientID, tokenURL, now)

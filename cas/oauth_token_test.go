@@ -373,3 +373,23 @@ func TestRequestAccessTokenNetworkError(t *testing.T) {
 		t.Errorf("message %q does not name the client and the token endpoint", err.Error())
 	}
 }
+
+func TestRequestAccessTokenNeedsClientAndKey(t *testing.T) {
+	t.Parallel()
+
+	ts := newTokenServer(t, http.StatusOK, "{}")
+	request := cas.TokenRequest{IssuerURL: ts.issuer(), ClientID: testClientID, Key: parseOAuthKey(t, ecKey()), Scopes: []string{"rsa.audit.admin"}}
+
+	if _, err := cas.RequestAccessToken(t.Context(), nil, request, testNow); err == nil {
+		t.Error("RequestAccessToken without a client succeeded")
+	}
+
+	request.Key = nil
+	if _, err := cas.RequestAccessToken(t.Context(), ts.Client(), request, testNow); err == nil {
+		t.Error("RequestAccessToken without a key succeeded")
+	}
+
+	if got := len(ts.requests()); got != 0 {
+		t.Errorf("token requests = %d, want none", got)
+	}
+}
