@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas/castest"
 )
@@ -284,6 +285,123 @@ func TestOAuthVerifyThroughCLI(t *testing.T) {
 	if result.err == nil || !strings.Contains(result.stderr, "invalid_scope") || !strings.Contains(result.stderr, "Code: 400") {
 		t.Errorf("verify with an ungranted scope: error %v, stderr %q; want HTTP 400 naming invalid_scope", result.err, result.stderr)
 	}
+}
+
+// oauthAgentPolicy lets the migration test's agent read creds of its role
+// and nothing else.
+const oauthAgentPolicy = `path "rsa/creds/oauth-migrate" {
+  capabilities = ["read"]
+}
+`
+
+// oauthAgentTemplate renders the token of rsa/creds/oauth-migrate to a
+// file, as an application's agent config would.
+const oauthAgentTemplate = `template {
+  contents    = "{{ with secret \"rsa/creds/oauth-migrate\" }}{{ .Data.token }}{{ end }}"
+  destination = %q
+  perms       = "0600"
+}
+`
+
+// TestAgentFollowsRoleToOAuth runs a real `vault agent` whose template reads
+// rsa/creds/oauth-migrate while the role moves from a legacy key to the
+// OAuth client. The template never changes: the agent renders a legacy JWT
+// first, then, at its next refresh, an OAuth access token, and the fake CAS
+// accepts both.
+func TestAgentFollowsRoleToOAuth(t *testing.T) {
+	setupOAuth(t)
+
+	dir := t.TempDir()
+
+	env.vault.mustVault(t, "write", "rsa/roles/oauth-migrate", "config=helpdesk-key", "admin_role=help_desk", "ttl=15s")
+
+	roleIDPath, secretIDPath := oauthAgentAppRole(t, dir)
+	tokenPath := filepath.Join(dir, "cas-token")
+
+	config := fmt.Sprintf(agentAuth, env.vault.addr, roleIDPath, secretIDPath) + "\n" + fmt.Sprintf(oauthAgentTemplate, tokenPath)
+	startAgent(t, dir, config)
+
+	read := fileReader(tokenPath, "")
+
+	legacy := waitForToken(t, read, "", 30*time.Second)
+	if strings.Count(legacy, ".") != 2 {
+		t.Fatalf("first rendered token is not a JWT from the legacy key")
+	}
+
+	if status, message := callCAS(t, http.MethodGet, "/v1/adminlog/exportlogs?pageSize=1&pageNumber=0", legacy, nil); status != http.StatusOK {
+		t.Fatalf("fake CAS refused the legacy token: status %d (%s)", status, message)
+	}
+
+	env.vault.mustVault(t, "write", "rsa/roles/oauth-migrate", "config=oauth-client", "scopes="+castest.ScopeAuditAdmin)
+
+	// The legacy lease is 15 s, so the agent fetches again within about
+	// 14 s and renders whatever the role hands out now.
+	oauth := waitForToken(t, read, legacy, 30*time.Second)
+	if strings.Contains(oauth, ".") {
+		t.Errorf("token rendered after the move looks like a JWT, not an OAuth access token")
+	}
+
+	if status, message := callCAS(t, http.MethodGet, "/v1/adminlog/exportlogs?pageSize=1&pageNumber=0", oauth, nil); status != http.StatusOK {
+		t.Errorf("fake CAS refused the OAuth access token the agent rendered: status %d (%s)", status, message)
+	}
+}
+
+// oauthAgentAppRole gives an agent an AppRole login whose policy allows
+// only rsa/creds/oauth-migrate, and returns the role ID and secret ID files.
+// AppRole may already be enabled by another test.
+func oauthAgentAppRole(t *testing.T, dir string) (string, string) {
+	t.Helper()
+
+	if result := env.vault.vault("auth", "enable", "approle"); result.err != nil && !strings.Contains(result.stderr, "path is already in use") {
+		t.Fatalf("vault auth enable approle: %v\n%s", result.err, result.stderr)
+	}
+
+	policyPath := filepath.Join(dir, "oauth-migrate.hcl")
+	if err := os.WriteFile(policyPath, []byte(oauthAgentPolicy), 0o600); err != nil {
+		t.Fatalf("write policy: %v", err)
+	}
+
+	env.vault.mustVault(t, "policy", "write", "oauth-migrate", policyPath)
+	env.vault.mustVault(t, "write", "auth/approle/role/oauth-migrate", "token_policies=oauth-migrate")
+
+	roleID := strings.TrimSpace(env.vault.mustVault(t, "read", "-field=role_id", "auth/approle/role/oauth-migrate/role-id"))
+	secretID := strings.TrimSpace(env.vault.mustVault(t, "write", "-f", "-field=secret_id", "auth/approle/role/oauth-migrate/secret-id"))
+
+	roleIDPath := filepath.Join(dir, "role-id")
+	secretIDPath := filepath.Join(dir, "secret-id")
+
+	for path, value := range map[string]string{roleIDPath: roleID, secretIDPath: secretID} {
+		if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+			t.Fatalf("write %s: %v", path, err)
+		}
+	}
+
+	return roleIDPath, secretIDPath
+}
+
+// waitForToken polls read until it returns a token other than "" and
+// previous, and fails the test after timeout.
+func waitForToken(t *testing.T, read func() (string, error), previous string, timeout time.Duration) string {
+	t.Helper()
+
+	deadline := time.Now().Add(timeout)
+
+	for time.Now().Before(deadline) {
+		token, err := read()
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		if token != "" && token != previous {
+			return token
+		}
+
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	t.Fatalf("no new token rendered within %s", timeout)
+
+	return ""
 }
 
 // TestOAuthLogsHaveNoKey checks the audit and server logs, after the tests
