@@ -16,9 +16,15 @@ import (
 	"time"
 )
 
-// agentTTL is the role TTL of the agent tests, in seconds: short, so a run
+// agentTTL is the role TTL of most agent tests, in seconds: short, so a run
 // of several lease periods stays around a minute.
 const agentTTL = 15
+
+// agentDefaultThresholdTTL is the role TTL, in seconds, of the run with the
+// default threshold. At 15 s that run left as little as 0.61 s between a
+// new token and the old one's exp, too thin a margin on a loaded CI
+// machine. At 30 s the predicted margin is 1.45 s.
+const agentDefaultThresholdTTL = 30
 
 // agentRenders is how many distinct tokens each agent must render, so the
 // run covers agentRenders-1 re-renders.
@@ -84,6 +90,9 @@ type agentCase struct {
 	exec      bool
 	threshold float64
 
+	// ttl is the role TTL in seconds.
+	ttl int
+
 	// startDelay is how long after a render the consumer gets the token:
 	// exec mode starts the command again 2 s after the token changed (a
 	// fixed debounce in Vault Agent 1.21).
@@ -99,7 +108,7 @@ type observed struct {
 }
 
 // TestAgentRendersFreshTokens runs real `vault agent` processes side by
-// side that log in with AppRole and render creds of a 15-second role, and
+// side that log in with AppRole and render creds of 15- and 30-second roles, and
 // watches what they render until each has shown agentRenders tokens. Every
 // token must be valid when it appears and accepted by the fake CAS, and
 // each must replace the previous one before that one expires, after the
@@ -111,22 +120,22 @@ func TestAgentRendersFreshTokens(t *testing.T) {
 	roleIDPath, secretIDPath := agentAppRole(t, dir)
 
 	cases := []*agentCase{
-		{name: "file and header templates", role: "agent-file"},
-		{name: "threshold 0.5", role: "agent-early", threshold: 0.5},
+		{name: "file and header templates", role: "agent-file", ttl: agentDefaultThresholdTTL},
+		{name: "threshold 0.5", role: "agent-early", threshold: 0.5, ttl: agentTTL},
 		// With the default threshold and the 2 s exec debounce, a
 		// 15-second token could expire before the command starts again. This
 		// run fetches earlier, and docs/agent.md gives the arithmetic.
-		{name: "exec with env_template", role: "agent-exec", exec: true, threshold: 0.7, startDelay: 2 * time.Second},
+		{name: "exec with env_template", role: "agent-exec", exec: true, threshold: 0.7, ttl: agentTTL, startDelay: 2 * time.Second},
 	}
 
 	for _, tc := range cases {
-		env.vault.mustVault(t, "write", "rsa/roles/"+tc.role, "config=helpdesk-key", "admin_role=help_desk", fmt.Sprintf("ttl=%ds", agentTTL))
+		env.vault.mustVault(t, "write", "rsa/roles/"+tc.role, "config=helpdesk-key", "admin_role=help_desk", fmt.Sprintf("ttl=%ds", tc.ttl))
 		tc.watches = startAgentCase(t, tc, roleIDPath, secretIDPath)
 	}
 
 	// All agents run at once, so the whole test takes about as long as the
 	// slowest one. Every new token is checked as soon as it shows up.
-	limit := time.Duration(agentRenders+3) * agentTTL * time.Second
+	limit := time.Duration(agentRenders+3) * agentDefaultThresholdTTL * time.Second
 	deadline := time.Now().Add(limit)
 
 	for {
@@ -242,7 +251,7 @@ func checkAgentCase(t *testing.T, tc *agentCase) {
 	}
 
 	for _, w := range tc.watches {
-		w.check(t, threshold, tc.startDelay)
+		w.check(t, tc.ttl, threshold, tc.startDelay)
 	}
 
 	if len(tc.watches) == 2 {
@@ -367,20 +376,20 @@ func (w *tokenWatch) poll(t *testing.T) {
 // check asserts that each token replaced the previous one before it
 // expired, after the share of the lease that threshold predicts. The agent
 // waits lease_duration x (threshold +/- 0.05) after a fetch. lease_duration
-// is whole seconds, agentTTL-1 or agentTTL, because the token's iat is
+// is whole seconds, ttl-1 or ttl, because the token's iat is
 // truncated to the second. A second of slack covers the render and the
 // 50 ms polling. A consumer that gets each token startDelay after its
 // render, like the exec child, gets the same gaps but less life left.
-func (w *tokenWatch) check(t *testing.T, threshold float64, startDelay time.Duration) {
+func (w *tokenWatch) check(t *testing.T, ttl int, threshold float64, startDelay time.Duration) {
 	t.Helper()
 
 	// minLeft is the minimum life a token has left when the next one
 	// reaches the consumer: after the latest fetch, the render slack and
 	// startDelay.
-	minLeft := time.Duration(float64(agentTTL)*(1-threshold-0.05)*float64(time.Second)) - time.Second - startDelay
+	minLeft := time.Duration(float64(ttl)*(1-threshold-0.05)*float64(time.Second)) - time.Second - startDelay
 
-	minGap := time.Duration(float64(agentTTL-1)*(threshold-0.05)*float64(time.Second)) - 500*time.Millisecond
-	maxGap := time.Duration(float64(agentTTL)*(threshold+0.05)*float64(time.Second)) + time.Second
+	minGap := time.Duration(float64(ttl-1)*(threshold-0.05)*float64(time.Second)) - 500*time.Millisecond
+	maxGap := time.Duration(float64(ttl)*(threshold+0.05)*float64(time.Second)) + time.Second
 
 	for i := 1; i < len(w.tokens); i++ {
 		prev, next := w.tokens[i-1], w.tokens[i]

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -113,6 +115,50 @@ func TestUpgradeKillAndRestart(t *testing.T) {
 			n.mustAPI(t, http.MethodGet, "sys/plugins/catalog/secret/"+pluginName+"?version="+version, nil, http.StatusOK)
 		}
 	})
+
+	t.Run("server killed", func(t *testing.T) {
+		// The plugin process starts on the first request after the restart.
+		nodeCreds(t, n, "helpdesk", env.helpDesk)
+		pid := onePluginPID(t, pluginDir)
+
+		n.kill()
+
+		// A killed Vault cannot stop its plugin, so the plugin must notice
+		// on its own and exit rather than keep the parsed keys in memory.
+		waitProcessExit(t, pid, 10*time.Second)
+
+		n.start(t)
+		n.unseal(t)
+
+		if _, err := n.waitHealth(30*time.Second, func(status int) bool { return status == http.StatusOK }); err != nil {
+			t.Fatal(err)
+		}
+
+		checkState(t, n, before, leases)
+	})
+}
+
+// waitProcessExit fails the test unless the process pid is gone within
+// timeout. A zombie counts as gone, since it no longer runs code.
+func waitProcessExit(t *testing.T, pid int, timeout time.Duration) {
+	t.Helper()
+
+	start := time.Now()
+
+	for {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || strings.Contains(string(status), "\nState:\tZ") {
+			t.Logf("plugin process %d exited %.2fs after its Vault server was killed", pid, time.Since(start).Seconds())
+
+			return
+		}
+
+		if time.Since(start) > timeout {
+			t.Fatalf("plugin process %d still runs %s after its Vault server was killed", pid, timeout)
+		}
+
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // upgradePlugin builds the plugin again with upgradeVersion, copies it

@@ -2,7 +2,9 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
+	"os"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
@@ -26,7 +28,12 @@ func Serve(args []string, logger hclog.Logger) error {
 		return fmt.Errorf("parse plugin flags: %w", err)
 	}
 
-	logger.Info("starting plugin", "version", Version)
+	logger.Info("starting plugin", "version", Version, "pid", os.Getpid(), "parent_pid", os.Getppid())
+
+	ctx, stopWatching := context.WithCancel(context.Background())
+	defer stopWatching()
+
+	go watchParent(ctx, logger, parentCheckInterval, os.Getppid, exitOrphaned)
 
 	err := plugin.ServeMultiplex(&plugin.ServeOpts{
 		BackendFactoryFunc: backend.Factory(backend.Options{Version: Version}),
