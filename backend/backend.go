@@ -16,12 +16,14 @@ import (
 
 const backendHelp = `
 The RSA CAS secrets engine keeps RSA Cloud Authentication Service (CAS)
-Administration API keys and issues short-lived bearer tokens for the CAS
-Administration REST API, so applications never hold the private key.
+Administration API credentials, legacy API keys and OAuth clients, and issues
+short-lived bearer tokens for the CAS Administration REST API, so applications
+never hold the private key.
 
-Write a legacy API key file to config/<name> with its administrator role,
-create roles/<name> that use it, and read creds/<role> for a token. Read
-verify/<role> to check with CAS that the role's key works.
+Write a legacy API key file to config/<name> with its administrator role, or
+an OAuth client (issuer URL, client ID, private key, granted scopes); create
+roles/<name> that use it, and read creds/<role> for a token. Read
+verify/<role> to check with CAS that the role's credential works.
 `
 
 // Options configure a backend beyond what Vault passes in.
@@ -58,6 +60,9 @@ type backend struct {
 
 	signers *signerCache
 
+	// tokens caches OAuth access tokens by role, in memory only.
+	tokens *tokenCache
+
 	// httpOptions are the settings of every config's HTTP client; tests
 	// shorten its timeouts.
 	httpOptions cas.HTTPOptions
@@ -67,6 +72,7 @@ func newBackend(opts Options) *backend {
 	b := &backend{
 		now:     opts.Now,
 		signers: newSignerCache(),
+		tokens:  newTokenCache(),
 	}
 
 	if b.now == nil {
@@ -102,12 +108,19 @@ func newBackend(opts Options) *backend {
 func (b *backend) invalidate(_ context.Context, key string) {
 	if name, ok := strings.CutPrefix(key, configStoragePrefix); ok {
 		b.signers.drop(name)
-		b.Logger().Debug("dropped cached key after storage change", "config", name)
+		b.tokens.dropConfig(name)
+		b.Logger().Debug("dropped cached key and access tokens after storage change", "config", name)
+	}
+
+	if name, ok := strings.CutPrefix(key, roleStoragePrefix); ok {
+		b.tokens.dropRole(name)
+		b.Logger().Debug("dropped cached access token after storage change", "role", name)
 	}
 }
 
 func (b *backend) clean(_ context.Context) {
 	b.signers.dropAll()
+	b.tokens.dropAll()
 }
 
 // badRequest returns an HTTP 400 response for a caller mistake and logs the

@@ -193,6 +193,7 @@ func TestConfigReadReturnsFields(t *testing.T) {
 
 			created := testStart.UTC().Format(time.RFC3339)
 			want := map[string]any{
+				"kind":               kindLegacy,
 				"access_id":          testAccessID,
 				"admin_rest_api_url": tt.url,
 				"customer_name":      testCustomerName,

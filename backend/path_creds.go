@@ -18,18 +18,31 @@ const (
 	pathCredsHelpSynopsis = `Issue a CAS Administration API bearer token for a role.`
 
 	pathCredsHelpDescription = `
-Mints a JWT signed with the role's key, as the RSA console's own tools do:
-header typ=JWT, alg=RS256; claims sub (access ID), aud (adminRestApiUrl), iat,
-exp and a random jti. Send it as "Authorization: Bearer <token>".
+For a role on a legacy key, mints a JWT signed with the key, as the RSA
+console's own tools do: header typ=JWT, alg=RS256; claims sub (access ID), aud
+(adminRestApiUrl), iat, exp and a random jti.
+
+For a role on an OAuth client, returns an access token that CAS issued for the
+role's scopes. The engine signs a client assertion (RS256 or ES256, five
+minutes of life) and posts a client credentials request to <issuer_url>/token.
+It caches the token per role in memory and hands it out while it has more than
+the role's min_remaining_ttl left, so a burst of readers makes one request to
+CAS; cached says whether the token was issued before this read.
+
+Send either token as "Authorization: Bearer <token>".
 
 The token comes back as a lease that cannot be renewed and ends when the token
 expires, so Vault Agent fetches a new token before the old one expires. Revoking
-the lease does not stop the token: CAS has no revocation for these JWTs, and
-only deleting the key in the RSA console does.
+the lease does not stop the token; it stays valid at CAS until it expires.
 
-The token life is the request's ttl, else the role's ttl, else the mount's
+Legacy token life: the request's ttl, else the role's ttl, else the mount's
 default lease TTL if it is at most 59m, else 15m. It is capped by the role's
 max_ttl, the mount's max lease TTL and 59m; each cap adds a warning.
+
+OAuth access token life is set by CAS. The lease is the token's remaining life,
+shortened by the request's ttl, the role's max_ttl and the mount's max lease
+TTL; each adds a warning, because the token stays valid longer than its lease.
+A rejection by CAS is HTTP 400 with CAS's reason; a CAS outage is HTTP 502.
 `
 )
 
@@ -50,7 +63,7 @@ func pathCreds(b *backend) []*framework.Path {
 				},
 				"ttl": {
 					Type:        framework.TypeDurationSecond,
-					Description: fmt.Sprintf("Requested token life, in seconds or as a duration such as 15m; at least %s. Capped by the role's max_ttl, the mount's max lease TTL and %s.", formatDuration(MinTTL), formatDuration(cas.MaxTTL)),
+					Description: fmt.Sprintf("Requested token life, in seconds or as a duration such as 15m; at least %s. Capped by the role's max_ttl, the mount's max lease TTL and %s. For OAuth roles it can only shorten the lease on the access token, whose life CAS sets.", formatDuration(MinTTL), formatDuration(cas.MaxTTL)),
 				},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
@@ -95,6 +108,10 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 
 	if key == nil {
 		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+	}
+
+	if key.config.kind() == kindOAuth {
+		return b.issueAccessToken(ctx, req, roleName, role, key, requested)
 	}
 
 	// Writes keep the two equal. This check guards against storage edited by

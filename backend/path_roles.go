@@ -26,6 +26,13 @@ policy on creds/<role> decides who may act with which power.
 ttl is the token life when the request gives none; max_ttl caps what a request
 may ask for. CAS accepts tokens of at most one hour, so both are limited to
 59m, one minute below it to allow for clock skew.
+
+A role on an OAuth client config has no admin_role or ttl. Its scopes, a
+non-empty subset of the config's scopes, are its power, and CAS sets the token
+life. The role's access token is cached in memory and handed out while it has
+more than min_remaining_ttl left (default 2m); max_ttl caps the lease. Moving a
+role to a config of the other kind drops the old kind's settings, so the write
+must name the new kind's: scopes, or admin_role.
 `
 
 	pathRolesListHelpSynopsis    = `List the names of roles.`
@@ -41,6 +48,12 @@ type roleEntry struct {
 	AdminRole string        `json:"admin_role"`
 	TTL       time.Duration `json:"ttl"`
 	MaxTTL    time.Duration `json:"max_ttl"`
+
+	// Scopes and MinRemainingTTL are set only on roles of OAuth configs,
+	// which have no AdminRole or TTL. MinRemainingTTL 0 means
+	// DefaultMinRemainingTTL.
+	Scopes          []string      `json:"scopes,omitempty"`
+	MinRemainingTTL time.Duration `json:"min_remaining_ttl,omitempty"`
 }
 
 func pathRoles(b *backend) []*framework.Path {
@@ -63,16 +76,24 @@ func pathRoles(b *backend) []*framework.Path {
 				},
 				"admin_role": {
 					Type:          framework.TypeString,
-					Description:   "Administrator role this role grants: help_desk or super_admin. Must equal the config's admin_role. Required on create.",
+					Description:   "Legacy configs: administrator role this role grants, help_desk or super_admin. Must equal the config's admin_role. Required on create. Rejected on OAuth configs, whose power is their scopes.",
 					AllowedValues: []any{adminRoleHelpDesk, adminRoleSuperAdmin},
 				},
 				"ttl": {
 					Type:        framework.TypeDurationSecond,
-					Description: fmt.Sprintf("Token life when the request sets none, in seconds or as a duration such as 15m. Between %s and %s; 0 or unset uses the mount's default lease TTL when it is within that range, else %s.", formatDuration(MinTTL), formatDuration(cas.MaxTTL), formatDuration(DefaultTTL)),
+					Description: fmt.Sprintf("Legacy configs: token life when the request sets none, in seconds or as a duration such as 15m. Between %s and %s; 0 or unset uses the mount's default lease TTL when it is within that range, else %s. Rejected on OAuth configs, where CAS sets the token life.", formatDuration(MinTTL), formatDuration(cas.MaxTTL), formatDuration(DefaultTTL)),
 				},
 				"max_ttl": {
 					Type:        framework.TypeDurationSecond,
-					Description: fmt.Sprintf("Longest token life a request may ask for, in seconds or as a duration. Between %s and %s; 0 or unset means no role cap.", formatDuration(MinTTL), formatDuration(cas.MaxTTL)),
+					Description: fmt.Sprintf("Longest token life a request may ask for (legacy configs), or longest lease on an access token (OAuth configs), in seconds or as a duration. Between %s and %s; 0 or unset means no role cap.", formatDuration(MinTTL), formatDuration(cas.MaxTTL)),
+				},
+				"scopes": {
+					Type:        framework.TypeCommaStringSlice,
+					Description: "OAuth configs: scopes the role's access tokens carry, such as rsa.audit.admin,rsa.user.read. A non-empty subset of the config's scopes. Required on roles of OAuth configs; rejected on legacy configs.",
+				},
+				"min_remaining_ttl": {
+					Type:        framework.TypeDurationSecond,
+					Description: fmt.Sprintf("OAuth configs: a cached access token is handed out only while it has more than this much life left; after that a new token is requested. In seconds or as a duration; between %s and %s, and below the token life CAS grants. 0 or unset means %s. Rejected on legacy configs.", formatDuration(MinTTL), formatDuration(MaxMinRemainingTTL), formatDuration(DefaultMinRemainingTTL)),
 				},
 			},
 			ExistenceCheck: b.roleExists,
@@ -156,8 +177,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		role = &copied
 	}
 
-	if msg := applyRoleFields(role, d); msg != "" {
-		return b.badRequest(req, "%s", msg)
+	if value, ok := d.GetOk("config"); ok {
+		role.Config = value.(string)
 	}
 
 	if msg := nameError("config", role.Config); msg != "" {
@@ -168,24 +189,48 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return b.badRequest(req, "config is missing; name the config (key) this role issues tokens for, as listed by vault list %sconfig", mountPath(req))
 	}
 
-	if role.AdminRole == "" {
-		return b.badRequest(req, "admin_role is missing; state the administrator role this role grants, %s or %s, so a role can never silently sign with a more powerful key",
-			adminRoleHelpDesk, adminRoleSuperAdmin)
-	}
-
 	cfg, err := readConfig(ctx, req.Storage, role.Config)
 	if err != nil {
 		return nil, err
 	}
 
 	if cfg == nil {
-		return b.badRequest(req, "config %q not found; write it first with vault write %sconfig/%s key_file=@file.key admin_role=%s",
-			role.Config, mountPath(req), role.Config, role.AdminRole)
+		adminRole, _ := d.Get("admin_role").(string)
+
+		return b.badRequest(req, "config %q not found; write it first with vault write %sconfig/%s key_file=@file.key admin_role=%s, or with the fields of an OAuth client",
+			role.Config, mountPath(req), role.Config, orPlaceholder(adminRole, "<admin_role>"))
 	}
 
-	if cfg.AdminRole != role.AdminRole {
-		return b.badRequest(req, "admin_role %s does not match config %q, which holds a %s key; use a config with a %s key or set admin_role=%s",
-			role.AdminRole, role.Config, cfg.AdminRole, role.AdminRole, cfg.AdminRole)
+	// A role moved to a config of the other kind keeps none of the old
+	// kind's settings, and must state the new kind's.
+	if msg := roleKindFieldsError(req, role.Config, cfg); msg != "" {
+		return b.badRequest(req, "%s", msg)
+	}
+
+	if cfg.kind() == kindOAuth {
+		role.AdminRole, role.TTL = "", 0
+	} else {
+		role.Scopes, role.MinRemainingTTL = nil, 0
+	}
+
+	if msg := applyRoleFields(role, d); msg != "" {
+		return b.badRequest(req, "%s", msg)
+	}
+
+	if cfg.kind() == kindOAuth {
+		if msg := applyOAuthRoleFields(role, d, cfg); msg != "" {
+			return b.badRequest(req, "%s", msg)
+		}
+	} else {
+		if role.AdminRole == "" {
+			return b.badRequest(req, "admin_role is missing; state the administrator role this role grants, %s or %s, so a role can never silently sign with a more powerful key",
+				adminRoleHelpDesk, adminRoleSuperAdmin)
+		}
+
+		if cfg.AdminRole != role.AdminRole {
+			return b.badRequest(req, "admin_role %s does not match config %q, which holds a %s key; use a config with a %s key or set admin_role=%s",
+				role.AdminRole, role.Config, cfg.AdminRole, role.AdminRole, cfg.AdminRole)
+		}
 	}
 
 	entry, err := logical.StorageEntryJSON(roleStoragePrefix+name, role)
@@ -197,18 +242,18 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("write role %q: %w", name, err)
 	}
 
+	b.tokens.dropRole(name)
+
 	b.Logger().Info("role written", "role", name, "config", role.Config, "admin_role", role.AdminRole,
-		"ttl", role.TTL, "max_ttl", role.MaxTTL, "created", existing == nil)
+		"scopes", strings.Join(role.Scopes, " "), "ttl", role.TTL, "max_ttl", role.MaxTTL,
+		"min_remaining_ttl", role.MinRemainingTTL, "created", existing == nil)
 
 	return nil, nil
 }
 
-// applyRoleFields copies the request's fields onto role and checks the TTLs.
+// applyRoleFields copies the request's admin_role, ttl and max_ttl onto
+// role and checks the TTLs.
 func applyRoleFields(role *roleEntry, d *framework.FieldData) string {
-	if value, ok := d.GetOk("config"); ok {
-		role.Config = value.(string)
-	}
-
 	if value, ok := d.GetOk("admin_role"); ok {
 		role.AdminRole = value.(string)
 		if msg := adminRoleError(role.AdminRole); msg != "" {
@@ -271,6 +316,10 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 		return nil, err
 	}
 
+	if len(role.Scopes) > 0 {
+		return &logical.Response{Data: oauthRoleData(role)}, nil
+	}
+
 	return &logical.Response{Data: map[string]any{
 		"config":     role.Config,
 		"admin_role": role.AdminRole,
@@ -288,6 +337,8 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("delete role %q: %w", name, err)
 	}
+
+	b.tokens.dropRole(name)
 
 	b.Logger().Info("role deleted", "role", name)
 

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	pathVerifyHelpSynopsis = `Check with CAS that a role's key works.`
+	pathVerifyHelpSynopsis = `Check with CAS that a role's key or OAuth client works.`
 
 	pathVerifyHelpDescription = `
 Mints a short-lived token with the role's key and calls the CAS Admin API
@@ -28,6 +28,13 @@ successful request; only a role or config that does not exist is an error.
 Kinds: wrong_audience, unknown_access_id, expired_token, bad_signature,
 missing_permission, wrong_admin_role, rejected_token, rate_limited,
 server_error, dns, tls, timeout, connection, unexpected_response.
+
+For a role on an OAuth client, the check requests a fresh access token for the
+role's scopes, then, when the config has admin_url, calls the exportlogs path
+if the scopes include rsa.audit.admin and the high-risk list if they include
+rsa.user.risky.read. admin_api_checked says whether an Admin API call was
+made. A token request that CAS refused has kind token_rejected. The token is
+neither cached nor returned.
 `
 )
 
@@ -80,6 +87,10 @@ func (b *backend) pathVerifyRole(ctx context.Context, req *logical.Request, d *f
 
 	if key == nil {
 		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+	}
+
+	if key.config.kind() == kindOAuth {
+		return b.verifyOAuthRole(ctx, roleName, role, key)
 	}
 
 	// The same guard as creds: a mismatch would check a key of another

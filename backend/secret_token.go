@@ -17,7 +17,7 @@ func secretToken(b *backend) *framework.Secret {
 		Fields: map[string]*framework.FieldSchema{
 			"token": {
 				Type:        framework.TypeString,
-				Description: "Bearer token (JWT) for the CAS Administration API.",
+				Description: "Bearer token for the CAS Administration API: a self-signed JWT for legacy keys, an access token from CAS for OAuth clients.",
 			},
 		},
 		Revoke: b.revokeToken,
@@ -25,12 +25,21 @@ func secretToken(b *backend) *framework.Secret {
 }
 
 // revokeToken ends the lease and nothing else. CAS cannot revoke a minted
-// JWT, and a revoke that could fail would leave leases that block
-// `vault secrets disable`.
+// JWT, the engine has no call that revokes an OAuth access token, and a
+// revoke that could fail would leave leases that block `vault secrets
+// disable`. An OAuth access token also stays in the role's cache, because
+// other leases hand out the same token.
 func (b *backend) revokeToken(_ context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	jti, _ := req.Secret.InternalData["jti"].(string)
 	role, _ := req.Secret.InternalData["role"].(string)
 
+	if kind, _ := req.Secret.InternalData["kind"].(string); kind == kindOAuth {
+		clientID, _ := req.Secret.InternalData["client_id"].(string)
+		b.Logger().Debug("lease revoked; the access token stays valid at CAS until it expires", "role", role, "client_id", clientID)
+
+		return nil, nil
+	}
+
+	jti, _ := req.Secret.InternalData["jti"].(string)
 	b.Logger().Debug("lease revoked; the token stays valid at CAS until it expires", "role", role, "jti", jti)
 
 	return nil, nil

@@ -10,11 +10,14 @@ import (
 
 // cachedKey is a config with its private key already parsed, so issuing a
 // token costs no storage read, seal unwrap or PEM parse. client is the
-// config's HTTP client for CAS, kept so its connections are reused.
+// config's HTTP client for CAS, kept so its connections are reused. signer
+// is set for legacy keys and oauthKey for OAuth clients.
 type cachedKey struct {
 	config *keyConfig
 	signer *cas.Signer
 	client *http.Client
+
+	oauthKey *cas.OAuthKey
 }
 
 // signerCache holds parsed keys by config name. Every drop bumps a

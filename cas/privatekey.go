@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -29,30 +30,9 @@ var pemBlockPattern = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----(?s)(.*?)-
 // non-RSA and short keys. Errors name the field and never contain key
 // material.
 func ParsePrivateKey(field, text string) (*rsa.PrivateKey, error) {
-	normalized := strings.NewReplacer(`\r\n`, "\n", `\n`, "\n", `\r`, "\n", "\r\n", "\n", "\r", "\n").Replace(text)
-
-	match := pemBlockPattern.FindStringSubmatch(normalized)
-	if match == nil && strings.Contains(normalized, "-----BEGIN ") {
-		return nil, fieldErrorf(field, "has a -----BEGIN line but no matching -----END line, so the key is incomplete; pass the whole key as downloaded")
-	}
-
-	if match == nil {
-		return nil, fieldErrorf(field, "is not a PEM private key; expected text starting with -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----")
-	}
-
-	blockType, body, endType := match[1], match[2], match[3]
-
-	if blockType != endType {
-		return nil, fieldErrorf(field, "has a PEM block that begins as %q but ends as %q; pass the key exactly as downloaded", blockType, endType)
-	}
-
-	if strings.Contains(body, ":") || blockType == "ENCRYPTED PRIVATE KEY" {
-		return nil, fieldErrorf(field, "is an encrypted private key; decrypt it first (for example with openssl pkey) and pass the unencrypted PEM")
-	}
-
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
+	blockType, der, err := decodePEM(field, text, "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----")
 	if err != nil {
-		return nil, fieldErrorf(field, "has a PEM body that is not valid base64; pass the key exactly as downloaded")
+		return nil, err
 	}
 
 	key, err := parseDER(field, blockType, der)
@@ -71,6 +51,40 @@ func ParsePrivateKey(field, text string) (*rsa.PrivateKey, error) {
 	key.Precompute()
 
 	return key, nil
+}
+
+// decodePEM finds the one PEM block in text, repairing the line breaks that
+// copying often mangles, and returns its type and DER bytes. It rejects
+// encrypted keys. expected names the PEM labels the caller accepts, for the
+// message when text holds no PEM block at all.
+func decodePEM(field, text, expected string) (string, []byte, error) {
+	normalized := strings.NewReplacer(`\r\n`, "\n", `\n`, "\n", `\r`, "\n", "\r\n", "\n", "\r", "\n").Replace(text)
+
+	match := pemBlockPattern.FindStringSubmatch(normalized)
+	if match == nil && strings.Contains(normalized, "-----BEGIN ") {
+		return "", nil, fieldErrorf(field, "has a -----BEGIN line but no matching -----END line, so the key is incomplete; pass the whole key as downloaded")
+	}
+
+	if match == nil {
+		return "", nil, fieldErrorf(field, "is not a PEM private key; expected text starting with %s", expected)
+	}
+
+	blockType, body, endType := match[1], match[2], match[3]
+
+	if blockType != endType {
+		return "", nil, fieldErrorf(field, "has a PEM block that begins as %q but ends as %q; pass the key exactly as downloaded", blockType, endType)
+	}
+
+	if strings.Contains(body, ":") || blockType == "ENCRYPTED PRIVATE KEY" {
+		return "", nil, fieldErrorf(field, "is an encrypted private key; decrypt it first (for example with openssl pkey) and pass the unencrypted PEM")
+	}
+
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
+	if err != nil {
+		return "", nil, fieldErrorf(field, "has a PEM body that is not valid base64; pass the key exactly as downloaded")
+	}
+
+	return blockType, der, nil
 }
 
 // parseDER decodes DER by the PEM block type, falling back to the other
@@ -111,10 +125,10 @@ func EncodePrivateKey(key *rsa.PrivateKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
-// PublicKeyFingerprint returns the SHA-256 digest of the public key's
+// PublicKeyFingerprint returns the SHA-256 digest of an RSA or ECDSA public key's
 // SubjectPublicKeyInfo DER, as lowercase hex pairs separated by colons. It
 // matches `openssl pkey -pubout -outform DER | openssl dgst -sha256 -c`.
-func PublicKeyFingerprint(pub *rsa.PublicKey) (string, error) {
+func PublicKeyFingerprint(pub crypto.PublicKey) (string, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return "", fmt.Errorf("marshal public key: %w", err)

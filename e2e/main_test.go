@@ -31,6 +31,11 @@ var env struct {
 
 	helpDeskPath   string
 	superAdminPath string
+
+	// oauthClient is an OAuth client (EC key) registered with the fake,
+	// and oauthKeyPath its private JWK file.
+	oauthClient  *castest.OAuthKeyFile
+	oauthKeyPath string
 }
 
 func TestMain(m *testing.M) {
@@ -72,6 +77,10 @@ func run(m *testing.M) (int, error) {
 	defer env.cas.Close()
 
 	if err := writeKeyFiles(workDir); err != nil {
+		return 1, err
+	}
+
+	if err := writeOAuthKeyFile(workDir); err != nil {
 		return 1, err
 	}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a Vault dev server with the plugin enabled at rsa/ and a fake CAS,
-# writes a Help Desk and a Super Administrator key, creates the helpdesk and
-# superadmin roles, reads a token and shows the fake CAS accepting it.
+# writes a Help Desk and a Super Administrator key and an OAuth client,
+# creates the helpdesk, superadmin and auditor roles, reads tokens and shows
+# the fake CAS accepting them.
 # Everything stays running; scripts/dev-stop.sh stops it.
 #
 # Variables:
@@ -79,6 +80,12 @@ step "writing demo key files for the fake CAS at $cas_url"
 "$fake" keygen -url "$cas_url" -customer "Demo Tenant" -description "demo help desk key" -out "$dev_dir/helpdesk.key"
 "$fake" keygen -url "$cas_url" -customer "Demo Tenant" -description "demo super admin key" -out "$dev_dir/superadmin.key"
 
+issuer_url="http://127.0.0.1:$cas_port/oauth"
+oauth_scopes=rsa.audit.admin,rsa.user.read
+
+step "writing a demo OAuth client key (EC P-256 JWK) for the fake CAS at $issuer_url"
+"$fake" keygen -oauth -type EC -client-id demo-client -scopes "$oauth_scopes" -out "$dev_dir/oauth-client.jwk"
+
 helpdesk_key="$dev_dir/helpdesk.key"
 helpdesk_role=help_desk
 if [[ -n "${KEY_FILE:-}" ]]; then
@@ -90,7 +97,7 @@ fi
 step "starting the fake CAS on 127.0.0.1:$cas_port (log: .dev/fake-cas.log)"
 started=true
 setsid "$fake" serve -listen "127.0.0.1:$cas_port" -key "$helpdesk_key=$helpdesk_role" -key "$dev_dir/superadmin.key=super_admin" \
-	>"$dev_dir/fake-cas.log" 2>&1 &
+	-oauth-client "$dev_dir/oauth-client.jwk=demo-client=$oauth_scopes" >"$dev_dir/fake-cas.log" 2>&1 &
 echo $! >"$dev_dir/fake-cas.pid"
 
 step "starting Vault in dev mode on $VAULT_ADDR (log: .dev/vault.log)"
@@ -107,6 +114,15 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 curl -fsS "$VAULT_ADDR/v1/sys/health" >/dev/null || fail "Vault did not become ready" "$dev_dir/vault.log"
+
+# On a busy machine the fake can start after Vault, so it gets time too.
+for _ in $(seq 1 50); do
+	if curl -fsS "http://127.0.0.1:$cas_port/AdminInterface/healthcheck" >/dev/null 2>&1; then
+		break
+	fi
+	kill -0 "$(cat "$dev_dir/fake-cas.pid")" 2>/dev/null || break
+	sleep 0.2
+done
 curl -fsS "http://127.0.0.1:$cas_port/AdminInterface/healthcheck" >/dev/null ||
 	fail "the fake CAS is not answering; it rejects key files it cannot parse, and CAS_PORT=$cas_port may be in use" "$dev_dir/fake-cas.log"
 
@@ -124,12 +140,21 @@ step "writing the keys and the helpdesk and superadmin roles"
 "$vault_bin" write rsa/roles/helpdesk config=helpdesk-key admin_role="$helpdesk_role" ttl=15m max_ttl=59m
 "$vault_bin" write rsa/roles/superadmin config=superadmin-key admin_role=super_admin ttl=5m max_ttl=15m
 
+step "writing the OAuth client and the auditor role, whose tokens carry rsa.audit.admin"
+"$vault_bin" write rsa/config/oauth-client issuer_url="$issuer_url" client_id=demo-client \
+	private_key=@"$dev_dir/oauth-client.jwk" scopes="$oauth_scopes" admin_url="$cas_url"
+"$vault_bin" write rsa/roles/auditor config=oauth-client scopes=rsa.audit.admin
+
 step "vault read rsa/creds/helpdesk"
 "$vault_bin" read rsa/creds/helpdesk
+
+step "vault read rsa/creds/auditor (an access token from the fake CAS's OAuth token endpoint)"
+"$vault_bin" read rsa/creds/auditor
 
 step "calling the fake CAS with tokens from Vault"
 helpdesk_token=$("$vault_bin" read -field=token rsa/creds/helpdesk)
 superadmin_token=$("$vault_bin" read -field=token rsa/creds/superadmin)
+auditor_token=$("$vault_bin" read -field=token rsa/creds/auditor)
 
 last_status=""
 
@@ -153,6 +178,9 @@ fi
 call_cas "superadmin token, GET /v2/users/highrisk" GET /v2/users/highrisk "$superadmin_token"
 [[ "$last_status" == 200 ]] || fail "the fake CAS rejected the superadmin token" "$dev_dir/fake-cas.log"
 
+call_cas "auditor token, GET /v1/adminlog/exportlogs" GET "/v1/adminlog/exportlogs?pageSize=1&pageNumber=0" "$auditor_token"
+[[ "$last_status" == 200 ]] || fail "the fake CAS rejected the OAuth access token" "$dev_dir/fake-cas.log"
+
 cat <<EOT
 
 Vault and the fake CAS are running. In another shell:
@@ -160,6 +188,7 @@ Vault and the fake CAS are running. In another shell:
   export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=root
   $vault_bin read rsa/creds/helpdesk
   $vault_bin read rsa/creds/superadmin ttl=10m
+  $vault_bin read rsa/creds/auditor
   curl -H "Authorization: Bearer \$($vault_bin read -field=token rsa/creds/helpdesk)" \\
     "http://127.0.0.1:$cas_port/AdminInterface/restapi/v1/adminlog/exportlogs?pageSize=1&pageNumber=0"
 
