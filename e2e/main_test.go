@@ -97,6 +97,14 @@ func run(m *testing.M) (int, error) {
 	}
 
 	code := m.Run()
+
+	// TestAuditLogHasNoPrivateKey checks the logs while tests still run, so
+	// this sweep covers what the tests after it logged.
+	if err := sweepLogsForKeys(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		code = 1
+	}
+
 	if code != 0 {
 		dumpLog(env.vault.logPath)
 	}
@@ -204,13 +212,39 @@ func secretFragments(key *rsa.PrivateKey) []string {
 func assertNoKeyMaterial(t *testing.T, where, text string, keys ...*rsa.PrivateKey) {
 	t.Helper()
 
+	if containsKeyMaterial(text, keys...) {
+		t.Errorf("%s contains private key material", where)
+	}
+}
+
+// containsKeyMaterial reports whether text contains a fragment of one of
+// keys.
+func containsKeyMaterial(text string, keys ...*rsa.PrivateKey) bool {
 	for _, key := range keys {
 		for _, fragment := range secretFragments(key) {
 			if strings.Contains(text, fragment) {
-				t.Errorf("%s contains private key material", where)
-
-				return
+				return true
 			}
 		}
 	}
+
+	return false
+}
+
+// sweepLogsForKeys returns an error naming the shared server's audit log or
+// server log when either contains legacy private key material, after all
+// tests ran.
+func sweepLogsForKeys() error {
+	for _, path := range []string{env.auditPath, env.vault.logPath} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read %s for the final key sweep: %w", path, err)
+		}
+
+		if containsKeyMaterial(string(data), env.helpDesk.PrivateKey, env.superAdmin.PrivateKey) {
+			return fmt.Errorf("%s contains private key material after all tests ran", path)
+		}
+	}
+
+	return nil
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// TestAuditLogHasNoPrivateKey sits in the last test file by name, so go test
-// runs it after the other tests and it checks what all of them logged. It
-// writes a key itself too, so it cannot pass on an empty log.
+// TestAuditLogHasNoPrivateKey checks what the tests before it logged.
+// TestMain sweeps the same logs again after every test ran. The test writes a
+// key itself too, so it cannot pass on an empty log.
 func TestAuditLogHasNoPrivateKey(t *testing.T) {
 	setup(t)
 
