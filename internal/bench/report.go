@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The targets of issue 5, as ratios of the measured figures.
+const (
+	TargetClients         = 16
+	TargetThroughputRatio = 0.95 // creds rps / transit rps at TargetClients, at least
+	TargetP99Ratio        = 1.2  // creds p99 / transit p99 at TargetClients, at most
+	TargetMintRatio       = 0.9  // mint rate / raw sign rate, at least
+	TargetRSSBytes        = 40 << 20
+	TargetRSSGrowth       = 0.10 // VmHWM growth over a repeated run, at most
+)
+
+// Names of the Go benchmarks the report reads.
+const (
+	BenchMint        = "BenchmarkMint"
+	BenchRawSign     = "BenchmarkRawSign"
+	BenchCredsIssue  = "BenchmarkCredsIssue"
+	KindCreds        = "creds"
+	KindTransit      = "transit"
+	mebibyte         = 1 << 20
+	tokensTableLabel = "tokens issued so far"
+)
+
+// Level is the merged result of every round at one client count.
+type Level struct {
+	Clients int
+	Creds   Sample
+	Transit Sample
+}
+
+// MemoryPoint is the plugin's memory after Tokens creds requests.
+type MemoryPoint struct {
+	Label  string
+	Tokens int
+	PID    int
+	Memory Memory
+}
+
+// Report is everything docs/benchmarks.md shows.
+type Report struct {
+	Started       time.Time
+	Duration      time.Duration
+	CPU           string
+	Cores         int
+	GoVersion     string
+	VaultVersion  string
+	PluginVersion string
+	LoadBefore    string
+	LoadAfter     string
+
+	RoundTime    time.Duration
+	Rounds       int
+	PayloadBytes int
+	Levels       []Level
+
+	GoBench     GoBench
+	GoBenchTime string
+	Memory      []MemoryPoint
+	Command     string
+}
+
+// Check is one target and whether the run met it.
+type Check struct {
+	Name     string
+	Target   string
+	Measured string
+	Met      bool
+}
+
+// Checks evaluates the targets against the report's figures.
+func (r *Report) Checks() []Check {
+	var checks []Check
+
+	for _, level := range r.Levels {
+		if level.Clients != TargetClients {
+			continue
+		}
+
+		throughput := Ratio(level.Creds.Throughput(), level.Transit.Throughput())
+		p99 := Ratio(float64(level.Creds.Percentile(99)), float64(level.Transit.Percentile(99)))
+
+		checks = append(checks,
+			Check{fmt.Sprintf("creds throughput at %d clients", TargetClients), fmt.Sprintf(">= %.2fx transit sign", TargetThroughputRatio), fmt.Sprintf("%.3fx", throughput), throughput >= TargetThroughputRatio},
+			Check{fmt.Sprintf("creds p99 at %d clients", TargetClients), fmt.Sprintf("<= %.1fx transit sign", TargetP99Ratio), fmt.Sprintf("%.3fx", p99), p99 > 0 && p99 <= TargetP99Ratio})
+	}
+
+	mint, _ := r.GoBench.Median(BenchMint)
+	raw, _ := r.GoBench.Median(BenchRawSign)
+	mintRatio := Ratio(raw, mint)
+	checks = append(checks, Check{"plugin-side mint rate", fmt.Sprintf(">= %.1fx raw sign rate", TargetMintRatio), fmt.Sprintf("%.3fx", mintRatio), mintRatio >= TargetMintRatio})
+
+	if len(r.Memory) >= 2 {
+		var peak int64
+		for _, point := range r.Memory {
+			peak = max(peak, point.Memory.Peak)
+		}
+
+		first, last := r.Memory[len(r.Memory)-2], r.Memory[len(r.Memory)-1]
+		growth := Ratio(float64(last.Memory.Peak-first.Memory.Peak), float64(first.Memory.Peak))
+
+		checks = append(checks,
+			Check{"plugin peak RSS (VmHWM)", fmt.Sprintf("<= %d MiB after %d tokens", TargetRSSBytes/mebibyte, first.Tokens),
+				fmt.Sprintf("%s after %d tokens", mib(peak), last.Tokens), peak <= TargetRSSBytes},
+			Check{"plugin peak RSS across runs", fmt.Sprintf("flat: grows <= %.0f%% over the repeated run", 100*TargetRSSGrowth),
+				fmt.Sprintf("%+.1f%% (%s to %s)", 100*growth, mib(first.Memory.Peak), mib(last.Memory.Peak)), growth <= TargetRSSGrowth})
+	}
+
+	return checks
+}
+
+// Markdown renders docs/benchmarks.md.
+func (r *Report) Markdown() string {
+	var w strings.Builder
+
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+
+	p("# Benchmarks")
+	p("")
+	p("<!-- Written by `make bench` (cmd/rsa-cas-bench); edit that program, not this file. -->")
+	p("")
+	p("Generated on %s by `make bench`, which took %s.", r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Duration.Round(time.Second))
+	p("All figures come from this one run; the sections below say how each was measured.")
+	p("")
+	p("## Targets")
+	p("")
+	p("| target | wanted | measured | met |")
+	p("|---|---|---|---|")
+
+	for _, check := range r.Checks() {
+		met := "no"
+		if check.Met {
+			met = "yes"
+		}
+
+		p("| %s | %s | %s | %s |", check.Name, check.Target, check.Measured, met)
+	}
+
+	r.writeHTTP(p)
+	r.writeGoBench(p)
+	r.writeMemory(p)
+
+	p("")
+	p("## Machine")
+	p("")
+	p("| | |")
+	p("|---|---|")
+	p("| CPU | %s |", r.CPU)
+	p("| cores (as Go sees them) | %d |", r.Cores)
+	p("| Go | %s |", r.GoVersion)
+	p("| Vault | %s |", r.VaultVersion)
+	p("| plugin | %s |", r.PluginVersion)
+	p("| load average (1, 5, 15 min) before | %s |", r.LoadBefore)
+	p("| load average (1, 5, 15 min) after | %s |", r.LoadAfter)
+	p("")
+	p("The load generator, Vault and the plugin share these cores, and other")
+	p("work on the machine adds noise. Absolute numbers vary from run to run;")
+	p("the interleaved rounds keep the ratios comparable.")
+	p("")
+	p("## Commands")
+	p("")
+	p("```sh")
+	p("make bench")
+	p("```")
+	p("")
+	p("runs `scripts/bench.sh`, which builds the plugin, gets Vault with")
+	p("`scripts/get-vault.sh`, runs the Go benchmarks alternately, one")
+	p("benchmark per `go test` run (%s):", r.GoBenchTime)
+	p("")
+	p("```sh")
+	p("go test -c -o .bench/cas.test ./cas/ && go test -c -o .bench/backend.test ./backend/")
+	p(".bench/cas.test -test.run '^$' -test.bench '^BenchmarkMint$' -test.benchmem")
+	p(".bench/cas.test -test.run '^$' -test.bench '^BenchmarkRawSign$' -test.benchmem")
+	p(".bench/backend.test -test.run '^$' -test.bench '^BenchmarkCredsIssue$' -test.benchmem")
+	p("```")
+	p("")
+	p("and then the load generator:")
+	p("")
+	p("```sh")
+	p("%s", r.Command)
+	p("```")
+
+	return w.String()
+}
+
+func (r *Report) writeHTTP(p func(string, ...any)) {
+	p("")
+	p("## creds against transit sign over HTTP")
+	p("")
+	p("One Vault dev server (in-memory storage, log level info) with the plugin")
+	p("enabled at `rsa/` and the builtin transit engine at `transit/` holding an")
+	p("`rsa-2048` key. The generator (`cmd/rsa-cas-bench`) sends, over keep-alive")
+	p("HTTP on 127.0.0.1 with the root token:")
+	p("")
+	p("- creds: `GET /v1/rsa/creds/bench`, which mints and signs a JWT and returns")
+	p("  it as a lease;")
+	p("- transit: `POST /v1/transit/sign/bench` with `hash_algorithm=sha2-256`,")
+	p("  `signature_algorithm=pkcs1v15` and, as `input`, the %d bytes a creds", r.PayloadBytes)
+	p("  request signs (a JWT's header.claims), so both do the same RSA work.")
+	p("")
+	p("Each client sends its next request when the answer to the previous one is")
+	p("read. At each client count the two kinds alternate in %d rounds of %s", r.Rounds, r.RoundTime)
+	p("each, in the order creds/transit, transit/creds, ..., after a warm-up of")
+	p("both. Throughput is the requests of all rounds over their summed time;")
+	p("p50 and p99 are nearest-rank percentiles of every request's latency.")
+	p("")
+	p("| clients | creds req/s | transit req/s | ratio | creds p50 | transit p50 | creds p99 | transit p99 | p99 ratio |")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+	for _, level := range r.Levels {
+		p("| %d | %.0f | %.0f | %.3f | %s | %s | %s | %s | %.3f |", level.Clients,
+			level.Creds.Throughput(), level.Transit.Throughput(), Ratio(level.Creds.Throughput(), level.Transit.Throughput()),
+			ms(level.Creds.Percentile(50)), ms(level.Transit.Percentile(50)),
+			ms(level.Creds.Percentile(99)), ms(level.Transit.Percentile(99)),
+			Ratio(float64(level.Creds.Percentile(99)), float64(level.Transit.Percentile(99))))
+	}
+
+	p("")
+	p("ratio is creds req/s over transit req/s (higher is better for creds); p99")
+	p("ratio is creds p99 over transit p99 (lower is better for creds).")
+	p("")
+	p("Both requests pass the same HTTP stack and do one RSA-2048 PKCS #1 v1.5")
+	p("signature. What creds does beyond transit is structural: the request")
+	p("crosses gRPC to the plugin process and back, and Vault writes a lease")
+	p("for every secret a plugin returns (`vault read` gets a `lease_id`), which")
+	p("transit, returning no secret, never does.")
+}
+
+func (r *Report) writeGoBench(p func(string, ...any)) {
+	mint, mintRuns := r.GoBench.Median(BenchMint)
+	raw, rawRuns := r.GoBench.Median(BenchRawSign)
+	creds, credsRuns := r.GoBench.Median(BenchCredsIssue)
+
+	p("")
+	p("## Mint against a bare signature (Go benchmarks)")
+	p("")
+	p("| benchmark | what it does | median time per op | runs |")
+	p("|---|---|---:|---:|")
+	p("| `cas.BenchmarkRawSign` | SHA-256 and `rsa.SignPKCS1v15` of a JWT's header.claims bytes: the floor on this CPU | %s | %d |", us(raw), rawRuns)
+	p("| `cas.BenchmarkMint` | `cas.Signer.Mint`: claims, random jti, JSON, base64url, RS256 with the parsed key | %s | %d |", us(mint), mintRuns)
+	p("| `backend.BenchmarkCredsIssue` | the whole creds handler in process (in-memory storage): routing, fields, role and key lookups, mint, lease response | %s | %d |", us(creds), credsRuns)
+	p("")
+	p("Mint rate over raw sign rate: **%.3fx** (raw time per op / mint time per", Ratio(raw, mint))
+	p("op). The creds handler adds %s per token to the mint, %.1f%% of it.", us(creds-mint), 100*Ratio(creds-mint, mint))
+}
+
+func (r *Report) writeMemory(p func(string, ...any)) {
+	p("")
+	p("## Plugin memory")
+	p("")
+	p("Read from `/proc/<pid>/status` of the plugin process (the child of the")
+	p("Vault server running the plugin binary) after the given number of creds")
+	p("requests, counted from the server's start and sent at %d clients after", TargetClients)
+	p("the timed rounds. VmHWM is the peak resident set size since the process")
+	p("started; VmRSS is the size at the time of reading.")
+	p("")
+	p("| when | %s | plugin pid | VmRSS | VmHWM |", tokensTableLabel)
+	p("|---|---:|---:|---:|---:|")
+
+	for _, point := range r.Memory {
+		p("| %s | %d | %d | %s | %s |", point.Label, point.Tokens, point.PID, mib(point.Memory.RSS), mib(point.Memory.Peak))
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func us(nanos float64) string {
+	return fmt.Sprintf("%.0f µs", nanos/1000)
+}
+
+func mib(bytes int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(bytes)/mebibyte)
+}
