@@ -55,12 +55,14 @@ type backend struct {
 	writeLock sync.Mutex
 
 	signers *signerCache
+	roles   *roleCache
 }
 
 func newBackend(opts Options) *backend {
 	b := &backend{
 		now:     opts.Now,
 		signers: newSignerCache(),
+		roles:   newRoleCache(),
 	}
 
 	if b.now == nil {
@@ -97,10 +99,16 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.signers.drop(name)
 		b.Logger().Debug("dropped cached key after storage change", "config", name)
 	}
+
+	if name, ok := strings.CutPrefix(key, roleStoragePrefix); ok {
+		b.roles.drop(name)
+		b.Logger().Debug("dropped cached role after storage change", "role", name)
+	}
 }
 
 func (b *backend) clean(_ context.Context) {
 	b.signers.dropAll()
+	b.roles.dropAll()
 }
 
 // badRequest returns an HTTP 400 response for a caller mistake and logs the

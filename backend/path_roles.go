@@ -197,6 +197,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("write role %q: %w", name, err)
 	}
 
+	b.roles.drop(name)
+
 	b.Logger().Info("role written", "role", name, "config", role.Config, "admin_role", role.AdminRole,
 		"ttl", role.TTL, "max_ttl", role.MaxTTL, "created", existing == nil)
 
@@ -288,6 +290,8 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
 		return nil, fmt.Errorf("delete role %q: %w", name, err)
 	}
+
+	b.roles.drop(name)
 
 	b.Logger().Info("role deleted", "role", name)
 
