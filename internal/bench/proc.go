@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // errNoPlugin is returned by FindChild when no child runs the binary.
@@ -123,6 +124,48 @@ func parentOf(stat []byte) (int, bool) {
 	ppid, err := strconv.Atoi(fields[1])
 
 	return ppid, err == nil
+}
+
+// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat. It
+// is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// CPUTime returns the user plus system CPU time process pid has used.
+func CPUTime(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
+	}
+
+	return parseCPUTime(stat)
+}
+
+// parseCPUTime reads utime and stime, the 14th and 15th fields, from the
+// text of /proc/<pid>/stat.
+func parseCPUTime(stat []byte) (time.Duration, error) {
+	end := bytes.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, errors.New("stat has no command name")
+	}
+
+	// After the name come state (3rd field), ppid (4th) and so on.
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("stat has %d fields after the command name; expected at least 13", len(fields))
+	}
+
+	var ticks int64
+
+	for _, field := range fields[11:13] {
+		value, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat CPU time %q: %w", field, err)
+		}
+
+		ticks += value
+	}
+
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
 // CPUModel returns the first "model name" of /proc/cpuinfo.

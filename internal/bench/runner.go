@@ -94,6 +94,12 @@ func Execute(ctx context.Context, cfg Config, logf func(string, ...any)) (*Repor
 		}
 	}
 
+	pluginPID, err := FindChild(vault.PID(), cfg.PluginBinary)
+	if err != nil {
+		return nil, err
+	}
+
+	pids := []int{vault.PID(), pluginPID, os.Getpid()}
 	levels := map[int]*Level{}
 
 	for _, step := range Schedule(cfg.Levels, cfg.Rounds, KindCreds, KindTransit) {
@@ -109,10 +115,22 @@ func Execute(ctx context.Context, cfg Config, logf func(string, ...any)) (*Repor
 			target, into = transit, &level.Transit
 		}
 
+		before, err := readCPU(pids)
+		if err != nil {
+			return nil, err
+		}
+
 		sample, err := Run(ctx, client, target, step.Clients, Stop{Duration: cfg.RoundTime})
 		if err != nil {
 			return nil, fmt.Errorf("%d clients, round %d: %w", step.Clients, step.Round+1, err)
 		}
+
+		after, err := readCPU(pids)
+		if err != nil {
+			return nil, err
+		}
+
+		sample.VaultCPU, sample.PluginCPU, sample.GeneratorCPU = after[0]-before[0], after[1]-before[1], after[2]-before[2]
 
 		into.Add(sample)
 
@@ -120,8 +138,10 @@ func Execute(ctx context.Context, cfg Config, logf func(string, ...any)) (*Repor
 			issued += sample.Requests
 		}
 
-		logf("%2d clients, round %d/%d, %-7s %6.0f req/s, p99 %s", step.Clients, step.Round+1, cfg.Rounds, step.Kind,
-			sample.Throughput(), ms(sample.Percentile(99)))
+		logf("%2d clients, round %d/%d, %-7s %6.0f req/s, p99 %8s, CPU per request: Vault %s, plugin %s, generator %s",
+			step.Clients, step.Round+1, cfg.Rounds, step.Kind, sample.Throughput(), ms(sample.Percentile(99)),
+			us(float64(sample.PerRequest(sample.VaultCPU))), us(float64(sample.PerRequest(sample.PluginCPU))),
+			us(float64(sample.PerRequest(sample.GeneratorCPU))))
 	}
 
 	for i, clients := range cfg.Levels {
@@ -262,6 +282,22 @@ func measureMemory(ctx context.Context, vault *Vault, client *http.Client, creds
 	}
 
 	return points, nil
+}
+
+// readCPU returns the CPU time of each process in pids.
+func readCPU(pids []int) ([]time.Duration, error) {
+	times := make([]time.Duration, len(pids))
+
+	for i, pid := range pids {
+		cpu, err := CPUTime(pid)
+		if err != nil {
+			return nil, err
+		}
+
+		times[i] = cpu
+	}
+
+	return times, nil
 }
 
 func maxLevel(levels []int) int {

@@ -15,6 +15,11 @@ type Sample struct {
 	Requests  int
 	Elapsed   time.Duration
 	Latencies []time.Duration
+
+	// CPU time the processes used during the rounds, read from /proc.
+	VaultCPU     time.Duration
+	PluginCPU    time.Duration
+	GeneratorCPU time.Duration
 }
 
 // Add merges other into s, as if the rounds had run back to back.
@@ -22,6 +27,18 @@ func (s *Sample) Add(other Sample) {
 	s.Requests += other.Requests
 	s.Elapsed += other.Elapsed
 	s.Latencies = append(s.Latencies, other.Latencies...)
+	s.VaultCPU += other.VaultCPU
+	s.PluginCPU += other.PluginCPU
+	s.GeneratorCPU += other.GeneratorCPU
+}
+
+// PerRequest divides a CPU time by the number of requests.
+func (s Sample) PerRequest(cpu time.Duration) time.Duration {
+	if s.Requests == 0 {
+		return 0
+	}
+
+	return cpu / time.Duration(s.Requests)
 }
 
 // Throughput is requests per second over the summed round time.
