@@ -24,9 +24,9 @@ func TestParseStatus(t *testing.T) {
 	}
 
 	for _, bad := range []string{
-		"VmRSS:\t 1 kB\n",                       // no VmHWM
-		"VmHWM:\t x kB\nVmRSS:\t 1 kB\n",        // not a number
-		"VmHWM:\t 1 MB\nVmRSS:\t 1 kB\n",        // unexpected unit
+		"VmRSS:\t 1 kB\n",                     // no VmHWM
+		"VmHWM:\t x kB\nVmRSS:\t 1 kB\n",      // not a number
+		"VmHWM:\t 1 MB\nVmRSS:\t 1 kB\n",      // unexpected unit
 		"Name:\tkernel thread\nThreads:\t1\n", // neither
 	} {
 		if _, err := ParseStatus([]byte(bad)); err == nil {

@@ -16,7 +16,7 @@ import (
 
 // RootToken is the dev server's root token. The server listens on loopback
 // only and lives as long as one benchmark run.
-const RootToken = "bench-root-token" //nolint:gosec // a throwaway dev server token, not a credential
+const RootToken = "bench-root-token"
 
 // Vault is a running `vault server -dev` on a loopback port.
 type Vault struct {
@@ -32,7 +32,7 @@ type Vault struct {
 // plugin_directory set to pluginDir, writing its config and log into
 // workDir, and waits until it answers as active.
 func StartVault(ctx context.Context, bin, pluginDir, workDir string) (*Vault, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("find a free loopback port: %w", err)
 	}
@@ -79,7 +79,7 @@ func StartVault(ctx context.Context, bin, pluginDir, workDir string) (*Vault, er
 		case err := <-v.exited:
 			v.exited <- err
 
-			return nil, fmt.Errorf("vault exited before it was ready (%v); see %s", err, logPath)
+			return nil, fmt.Errorf("vault exited before it was ready (%w); see %s", err, logPath)
 		case <-time.After(200 * time.Millisecond):
 		}
 
