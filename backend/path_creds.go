@@ -160,10 +160,10 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 		resp.AddWarning(warning)
 	}
 
-	// NOTE: no log line per issued token. The plugin logs as JSON at trace
-	// level and Vault filters, so even a debug line is encoded here and
-	// parsed by Vault on every request: about 6% of the CPU a token costs
-	// (docs/benchmarks.md). Vault's audit log records every creds request.
+	// NOTE: no log line per issued token. The plugin logs JSON at trace level
+	// and Vault filters, so even a debug line would be encoded here and parsed
+	// by Vault on every request, about 6% of a token's CPU time as measured in
+	// docs/benchmarks.md. Vault's audit log records every creds request.
 
 	return resp, nil
 }

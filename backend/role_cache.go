@@ -7,10 +7,10 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// roleCache keeps decoded roles by name for the creds path, which would
-// otherwise read the role from storage on every token: for an external
-// plugin that read is a gRPC call back to Vault. Role writes and deletes
-// drop their entry, and Invalidate drops entries that another node changed.
+// roleCache keeps decoded roles by name for the creds path. Without it each
+// token would read its role from storage, which for an external plugin is a
+// gRPC call back to Vault. Role writes and deletes drop their entry, and
+// Invalidate drops entries that another node changed.
 //
 // Like signerCache, every drop bumps a generation counter, and a load stores
 // its result only if no drop happened since it began, so a read that raced
@@ -27,7 +27,7 @@ func newRoleCache() *roleCache {
 
 // get returns role name from the cache or from storage. A role that does
 // not exist is not cached, so it is found as soon as it is written. The
-// returned entry is shared: callers must not change it.
+// returned entry is shared, so callers must not change it.
 func (c *roleCache) get(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
 	c.mu.RLock()
 	role, ok := c.entries[name]

@@ -8,8 +8,8 @@
 # Variables:
 #   VERSION           plugin version the binary was stamped with (default v0.1.0)
 #   VAULT_BIN         an installed vault to use instead of building one
-#   BENCH_GO_RUNS     alternating runs of each Go benchmark (default 5)
-#   BENCH_GO_TIME     -test.benchtime of each run (default 1s)
+#   BENCH_GO_RUNS     alternating runs of each Go benchmark (default 10)
+#   BENCH_GO_TIME     -test.benchtime of each run (default 500ms)
 #   BENCH_ARGS        extra flags for rsa-cas-bench, such as "-rounds 2 -round 1s"
 set -euo pipefail
 
@@ -17,8 +17,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 version=${VERSION:-v0.1.0}
-go_runs=${BENCH_GO_RUNS:-5}
-go_time=${BENCH_GO_TIME:-1s}
+go_runs=${BENCH_GO_RUNS:-10}
+go_time=${BENCH_GO_TIME:-500ms}
 work=.bench
 plugin=.bin/plugins/vault-plugin-secrets-rsa-cas
 
@@ -54,8 +54,8 @@ for run in $(seq 1 "$go_runs"); do
 done
 
 step "creds against transit sign on a Vault dev server (log: $work/vault.log)"
-# BENCH_ARGS is split into words on purpose: it holds flags.
+# BENCH_ARGS is split into words on purpose, because it contains flags.
 # shellcheck disable=SC2086
 "$work/rsa-cas-bench" -vault "$vault_bin" -plugin-dir .bin/plugins -plugin-version "$version" -work "$work" \
-	-gobench "$work/gobench.txt" -gobench-desc "$go_runs runs of ${go_time} each, medians reported" \
+	-gobench "$work/gobench.txt" -gobench-desc "$go_runs runs of ${go_time} each" \
 	-out docs/benchmarks.md ${BENCH_ARGS:-}

@@ -120,8 +120,10 @@ func readGoBench(path string) (bench.GoBench, error) {
 	}
 
 	for _, name := range []string{bench.BenchMint, bench.BenchRawSign, bench.BenchCredsIssue} {
-		if len(results[name]) == 0 {
-			return nil, fmt.Errorf("%s has no %s result; run the Go benchmarks first (scripts/bench.sh does)", path, name)
+		for _, unit := range []string{bench.UnitTime, bench.UnitCPU} {
+			if len(results[name][unit]) == 0 {
+				return nil, fmt.Errorf("%s has no %s result in %s; run the Go benchmarks first (scripts/bench.sh does)", path, name, unit)
+			}
 		}
 	}
 

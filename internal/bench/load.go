@@ -20,16 +20,16 @@ type Target struct {
 	Body   []byte // nil for none
 }
 
-// Stop says when a load run ends: after Duration, or once Requests requests
-// have been sent, whichever is set.
+// Stop decides when a load run ends: after Duration, or once Requests
+// requests have been sent. Exactly one of them is set.
 type Stop struct {
 	Duration time.Duration
 	Requests int
 }
 
 // Run sends target's request from clients goroutines, each waiting for its
-// answer before sending the next, until stop. Any answer other than HTTP 200
-// ends the run with an error. The client should keep connections alive, so
+// response before sending the next, until stop. Any status other than HTTP
+// 200 ends the run with an error. The client should keep connections alive, so
 // the run measures requests rather than TCP handshakes.
 func Run(ctx context.Context, client *http.Client, target Target, clients int, stop Stop) (Sample, error) {
 	if clients < 1 {
@@ -139,14 +139,15 @@ func send(ctx context.Context, client *http.Client, target Target) (time.Duratio
 	defer resp.Body.Close()
 
 	if resp.StatusCode != http.StatusOK {
-		// Only failed answers are shown; a successful one holds a token.
+		// Only failed responses are shown, because a successful one contains
+		// a token.
 		text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 
-		return 0, fmt.Errorf("%s: %s %s answered HTTP %d: %s", target.Name, target.Method, target.URL, resp.StatusCode, bytes.TrimSpace(text))
+		return 0, fmt.Errorf("%s: %s %s returned HTTP %d: %s", target.Name, target.Method, target.URL, resp.StatusCode, bytes.TrimSpace(text))
 	}
 
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return 0, fmt.Errorf("%s: read answer: %w", target.Name, err)
+		return 0, fmt.Errorf("%s: read response: %w", target.Name, err)
 	}
 
 	return time.Since(start), nil

@@ -17,7 +17,7 @@ import (
 	"github.com/rsa-cas/vault-plugin-secrets-rsa-cas/cas/castest"
 )
 
-// Config is what one benchmark run needs. main fills it from flags.
+// Config is the settings of one benchmark run, which main fills from flags.
 type Config struct {
 	VaultBin      string
 	PluginDir     string
@@ -38,11 +38,11 @@ type Config struct {
 
 // The names the run gives its mount objects.
 const (
-	benchRole    = "bench"
-	benchKey     = "bench"
-	benchAdmin   = "help_desk"
-	benchTenant  = "https://bench.access.securid.com/AdminInterface/restapi"
-	pluginPlugin = "rsa-cas"
+	benchRole   = "bench"
+	benchKey    = "bench"
+	benchAdmin  = "help_desk"
+	benchTenant = "https://bench.access.securid.com/AdminInterface/restapi"
+	pluginName  = "rsa-cas"
 )
 
 // Execute starts Vault, runs the interleaved rounds and the memory runs, and
@@ -190,10 +190,10 @@ func setUp(ctx context.Context, vault *Vault, cfg Config, report *Report) (Targe
 		method, path string
 		body         any
 	}{
-		{http.MethodPut, "sys/plugins/catalog/secret/" + pluginPlugin, map[string]any{
+		{http.MethodPut, "sys/plugins/catalog/secret/" + pluginName, map[string]any{
 			"sha256": hex.EncodeToString(sum[:]), "command": cfg.PluginBinary, "version": cfg.PluginVersion,
 		}},
-		{http.MethodPost, "sys/mounts/rsa", map[string]any{"type": pluginPlugin, "plugin_version": cfg.PluginVersion}},
+		{http.MethodPost, "sys/mounts/rsa", map[string]any{"type": pluginName, "plugin_version": cfg.PluginVersion}},
 		{http.MethodPost, "rsa/config/" + benchKey, map[string]any{"key_file": string(keyFile.JSON), "admin_role": benchAdmin}},
 		{http.MethodPost, "rsa/roles/" + benchRole, map[string]any{"config": benchKey, "admin_role": benchAdmin, "ttl": "15m"}},
 		{http.MethodPost, "sys/mounts/transit", map[string]any{"type": "transit"}},
@@ -216,7 +216,7 @@ func setUp(ctx context.Context, vault *Vault, cfg Config, report *Report) (Targe
 
 	dot := strings.LastIndexByte(token.Data.Token, '.')
 	if dot < 0 {
-		return Target{}, Target{}, errors.New("creds answer has no JWT in data.token")
+		return Target{}, Target{}, errors.New("creds response has no JWT in data.token; check the plugin's log in the Vault log")
 	}
 
 	signingInput := token.Data.Token[:dot]

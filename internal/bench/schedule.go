@@ -7,9 +7,9 @@ type Step struct {
 	Kind    string
 }
 
-// Schedule interleaves kinds a and b: for each client count, rounds pairs of
-// short runs, with the order swapped every round (a b, b a, a b, ...), so a
-// burst of machine noise or a slow drift hits both kinds alike.
+// Schedule interleaves kinds a and b in rounds pairs of short runs for each
+// client count. The order swaps every round (a b, b a, a b, ...), so a burst
+// of machine noise or a slow drift hits both kinds alike.
 func Schedule(levels []int, rounds int, a, b string) []Step {
 	steps := make([]Step, 0, len(levels)*rounds*2)
 

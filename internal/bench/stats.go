@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Sample is what one or more load rounds of one kind measured.
+// Sample is the measurement of one or more load rounds of one kind.
 type Sample struct {
 	Requests  int
 	Elapsed   time.Duration

@@ -30,7 +30,7 @@ type Vault struct {
 
 // StartVault starts bin as a dev server on a free 127.0.0.1 port with
 // plugin_directory set to pluginDir, writing its config and log into
-// workDir, and waits until it answers as active.
+// workDir, and waits until its health endpoint reports it active.
 func StartVault(ctx context.Context, bin, pluginDir, workDir string) (*Vault, error) {
 	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,8 +121,8 @@ func (v *Vault) Stop() {
 }
 
 // Call sends an API request with the root token. A non-nil in is sent as
-// JSON; a non-nil out receives the JSON answer. Any status from 300 up is an
-// error that quotes Vault's errors.
+// JSON, and a non-nil out receives the JSON response. Any status from 300
+// up is an error that quotes Vault's errors.
 func (v *Vault) Call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 
@@ -150,7 +150,7 @@ func (v *Vault) Call(ctx context.Context, method, path string, in, out any) erro
 
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
 
 	if resp.StatusCode >= http.StatusMultipleChoices {
@@ -168,7 +168,7 @@ func (v *Vault) Call(ctx context.Context, method, path string, in, out any) erro
 	}
 
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
 
 	return nil
