@@ -57,5 +57,5 @@ step "creds against transit sign on a Vault dev server (log: $work/vault.log)"
 # BENCH_ARGS is split into words on purpose, because it contains flags.
 # shellcheck disable=SC2086
 "$work/rsa-cas-bench" -vault "$vault_bin" -plugin-dir .bin/plugins -plugin-version "$version" -work "$work" \
-	-gobench "$work/gobench.txt" -gobench-desc "$go_runs runs of ${go_time} each" \
+	-gobench "$work/gobench.txt" -gobench-runs "$go_runs" -gobench-time "$go_time" \
 	-out docs/benchmarks.md ${BENCH_ARGS:-}

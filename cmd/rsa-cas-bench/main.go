@@ -47,7 +47,8 @@ func run() error {
 	flag.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "warm-up of each kind before the rounds")
 	flag.IntVar(&cfg.Tokens, "tokens", 100_000, "tokens issued before each memory reading")
 	flag.StringVar(&goBenchPath, "gobench", "", "`go test -bench` output with the Mint, RawSign and CredsIssue results (required)")
-	flag.StringVar(&cfg.GoBenchTime, "gobench-desc", "", "how the Go benchmarks were run, for the report")
+	flag.IntVar(&cfg.GoBenchRuns, "gobench-runs", 0, "alternating runs of each Go benchmark in -gobench, for the report")
+	flag.StringVar(&cfg.GoBenchTime, "gobench-time", "", "-test.benchtime of each Go benchmark run in -gobench, for the report")
 	flag.StringVar(&out, "out", "docs/benchmarks.md", "report to write")
 	flag.Parse()
 
@@ -76,7 +77,7 @@ func run() error {
 	}
 
 	cfg.GoBench = goBench
-	cfg.Command = "rsa-cas-bench " + strings.Join(os.Args[1:], " ")
+	cfg.Command = commandLine(os.Args[1:])
 
 	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("create work directory: %w", err)
@@ -105,6 +106,22 @@ func run() error {
 	}
 
 	return nil
+}
+
+// commandLine returns the run's command as a shell would take it, quoting
+// arguments that contain spaces or quotes.
+func commandLine(args []string) string {
+	words := []string{"rsa-cas-bench"}
+
+	for _, arg := range args {
+		if strings.ContainsAny(arg, " '\"$") {
+			arg = "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
+		}
+
+		words = append(words, arg)
+	}
+
+	return strings.Join(words, " ")
 }
 
 func readGoBench(path string) (bench.GoBench, error) {

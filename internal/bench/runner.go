@@ -32,6 +32,7 @@ type Config struct {
 	Tokens    int // creds requests before each memory reading after the first
 
 	GoBench     GoBench
+	GoBenchRuns int
 	GoBenchTime string
 	Command     string
 }
@@ -58,6 +59,7 @@ func Execute(ctx context.Context, cfg Config, logf func(string, ...any)) (*Repor
 		RoundTime:     cfg.RoundTime,
 		Rounds:        cfg.Rounds,
 		GoBench:       cfg.GoBench,
+		GoBenchRuns:   cfg.GoBenchRuns,
 		GoBenchTime:   cfg.GoBenchTime,
 		Command:       cfg.Command,
 	}
