@@ -7,12 +7,13 @@ PLUGIN_NAME := vault-plugin-secrets-rsa-cas
 PLUGIN_DIR := .bin/plugins
 LDFLAGS := -s -w -X github.com/rsa-cas/vault-plugin-secrets-rsa-cas/plugin.Version=$(VERSION)
 
-.PHONY: help build fake vault dev dev-stop test unit e2e lint fmt clean
+.PHONY: help build fake vault dev dev-stop test unit e2e bench lint fmt clean
 
 help:
 	@echo "make dev       build everything, start Vault with the plugin at rsa/ and a fake CAS, show a token"
 	@echo "make dev-stop  stop what make dev started"
 	@echo "make test      unit tests, then end-to-end tests against a real Vault"
+	@echo "make bench     compare rsa/creds with transit sign on a real Vault, rewrite docs/benchmarks.md (about 8 minutes)"
 	@echo "make lint      golangci-lint (pinned in tools/golangci-lint)"
 	@echo "make build     build the plugin into $(PLUGIN_DIR) (VERSION=$(VERSION))"
 
@@ -45,6 +46,11 @@ e2e:
 	@echo "==> end-to-end tests against a real Vault server"
 	VAULT_BIN="$$(scripts/get-vault.sh)" go test -tags e2e -count=1 -v -timeout 20m ./e2e/
 
+# Not part of test: timings belong in a report, never in a pass/fail check.
+bench: build
+	@echo "==> benchmarks (writes docs/benchmarks.md)"
+	VERSION=$(VERSION) scripts/bench.sh
+
 lint:
 	@echo "==> golangci-lint"
 	scripts/build-tool.sh golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
@@ -56,5 +62,5 @@ fmt:
 	gofmt -s -w $$(git ls-files '*.go')
 
 clean:
-	@echo "==> removing .bin/plugins, .bin/rsa-cas-fake and .dev (Vault and tools are kept)"
-	rm -rf $(PLUGIN_DIR) .bin/rsa-cas-fake .dev
+	@echo "==> removing .bin/plugins, .bin/rsa-cas-fake, .dev and .bench (Vault and tools are kept)"
+	rm -rf $(PLUGIN_DIR) .bin/rsa-cas-fake .dev .bench

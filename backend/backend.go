@@ -66,6 +66,9 @@ type backend struct {
 	// httpOptions are the settings of every config's HTTP client; tests
 	// shorten its timeouts.
 	httpOptions cas.HTTPOptions
+
+	// roles caches roles for the creds path.
+	roles *roleCache
 }
 
 func newBackend(opts Options) *backend {
@@ -73,6 +76,7 @@ func newBackend(opts Options) *backend {
 		now:     opts.Now,
 		signers: newSignerCache(),
 		tokens:  newTokenCache(),
+		roles:   newRoleCache(),
 	}
 
 	if b.now == nil {
@@ -113,14 +117,16 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	}
 
 	if name, ok := strings.CutPrefix(key, roleStoragePrefix); ok {
+		b.roles.drop(name)
 		b.tokens.dropRole(name)
-		b.Logger().Debug("dropped cached access token after storage change", "role", name)
+		b.Logger().Debug("dropped cached role and access token after storage change", "role", name)
 	}
 }
 
 func (b *backend) clean(_ context.Context) {
 	b.signers.dropAll()
 	b.tokens.dropAll()
+	b.roles.dropAll()
 }
 
 // badRequest returns an HTTP 400 response for a caller mistake and logs the

@@ -243,6 +243,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	}
 
 	b.tokens.dropRole(name)
+	b.roles.drop(name)
 
 	b.Logger().Info("role written", "role", name, "config", role.Config, "admin_role", role.AdminRole,
 		"scopes", strings.Join(role.Scopes, " "), "ttl", role.TTL, "max_ttl", role.MaxTTL,
@@ -339,6 +340,7 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	}
 
 	b.tokens.dropRole(name)
+	b.roles.drop(name)
 
 	b.Logger().Info("role deleted", "role", name)
 
