@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -447,13 +448,26 @@ func requireErrorResponse(t *testing.T, resp *logical.Response, err error) strin
 	}
 
 	if !resp.IsError() {
-		t.Fatalf("expected an error response, got %#v", resp)
+		t.Fatalf("expected an error response, got %s", describeResponse(resp))
 	}
 
 	message := resp.Error().Error()
 	assertNoKeyMaterial(t, "error message", message)
 
 	return message
+}
+
+// describeResponse names the fields and warnings of resp without their
+// values, because a creds response carries a bearer token that must not
+// reach test output.
+func describeResponse(resp *logical.Response) string {
+	if resp == nil {
+		return "no response"
+	}
+
+	fields := slices.Sorted(maps.Keys(resp.Data))
+
+	return fmt.Sprintf("a response with fields %v, warnings %q and lease %t", fields, resp.Warnings, resp.Secret != nil)
 }
 
 // writeKeyConfig stores key as config name with the given admin role.

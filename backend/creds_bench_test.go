@@ -38,7 +38,7 @@ func newBenchBackend(b *testing.B) (*backend, logical.Storage) {
 
 		resp, err := backend.HandleRequest(b.Context(), req)
 		if err != nil || resp.IsError() {
-			b.Fatalf("%s %s: %v %v", req.Operation, req.Path, err, resp)
+			b.Fatalf("%s %s: error %v, %s", req.Operation, req.Path, err, describeResponse(resp))
 		}
 	}
 
