@@ -176,7 +176,7 @@ func checkAdvice(result cas.CheckResult, cfg *keyConfig) string {
 
 	switch result.Kind {
 	case cas.KindWrongAudience:
-		return fmt.Sprintf("The adminRestApiUrl %q does not match the tenant the key belongs to; pass the key file unchanged as the RSA console downloaded it, or set admin_rest_api_url to that tenant's URL", cfg.AdminRestAPIURL)
+		return fmt.Sprintf("The adminRestApiUrl %q does not match the tenant the key belongs to, or differs from the key file's adminRestApiUrl in a detail such as a trailing / or /v1; pass the key file unchanged as the RSA console downloaded it, or set admin_rest_api_url to the file's adminRestApiUrl byte for byte", cfg.AdminRestAPIURL)
 	case cas.KindUnknownAccessID:
 		return fmt.Sprintf("CAS does not know access ID %q: the key was deleted in the RSA console or belongs to another tenant; download a current key file", cfg.AccessID)
 	case cas.KindBadSignature:
