@@ -24,11 +24,11 @@ func withVerifyFields(fields map[string]*framework.FieldSchema) map[string]*fram
 	fields["verify"] = &framework.FieldSchema{
 		Type:        framework.TypeBool,
 		Default:     false,
-		Description: "Before storing, mint a token and call the CAS Admin API with it: GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. If the check fails or CAS cannot be reached, the write fails with the reason and storage is left as it was.",
+		Description: "Before storing, check the credential with CAS. Legacy key: mint a token and call GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. OAuth client: request an access token for all of scopes and, when admin_url is set, call the Admin API with it. If the check fails or CAS cannot be reached, the write fails with the reason and storage is left as it was.",
 	}
 	fields["ca_certificate"] = &framework.FieldSchema{
 		Type:        framework.TypeString,
-		Description: "PEM bundle of CA certificates to trust, besides the system roots, for HTTPS to adminRestApiUrl; for a TLS-inspecting proxy or a private CA. An empty value removes it. Returned by reads.",
+		Description: "PEM bundle of CA certificates to trust, besides the system roots, for HTTPS to adminRestApiUrl (legacy keys) or to issuer_url and admin_url (OAuth clients); for a TLS-inspecting proxy or a private CA. An empty value removes it. Returned by reads.",
 	}
 
 	return fields
