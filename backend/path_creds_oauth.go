@@ -63,7 +63,7 @@ func (b *backend) issueAccessToken(ctx context.Context, req *logical.Request, ro
 		warnings = append(warnings, fmt.Sprintf("CAS issues access tokens that live %s, not longer than the role's min_remaining_ttl %s, so every read requests a new token; lower min_remaining_ttl below the token life",
 			formatDuration(token.ExpiresIn), formatDuration(role.minRemaining())))
 		b.Logger().Warn("access token life is not above min_remaining_ttl; the token cannot be reused", "role", roleName,
-			"expires_in", token.ExpiresIn, "min_remaining_ttl", role.minRemaining())
+			"expires_in", token.ExpiresIn.String(), "min_remaining_ttl", role.minRemaining().String())
 	}
 
 	resp := b.Secret(secretTokenType).Response(map[string]any{
@@ -147,7 +147,7 @@ func (b *backend) fetchAccessToken(ctx context.Context, s logical.Storage, roleN
 	}
 
 	b.Logger().Info("access token issued", "role", roleName, "config", role.Config, "client_id", cfg.ClientID,
-		"assertion_jti", token.AssertionID, "expires_in", token.ExpiresIn, "expires_at", token.ExpiresAt.UTC().Format(time.RFC3339),
+		"assertion_jti", token.AssertionID, "expires_in", token.ExpiresIn.String(), "expires_at", token.ExpiresAt.UTC().Format(time.RFC3339),
 		"scopes", strings.Join(token.Scopes, " "))
 
 	return &cachedAccessToken{token: token, config: role.Config}, nil

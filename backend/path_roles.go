@@ -246,8 +246,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	b.roles.drop(name)
 
 	b.Logger().Info("role written", "role", name, "config", role.Config, "admin_role", role.AdminRole,
-		"scopes", strings.Join(role.Scopes, " "), "ttl", role.TTL, "max_ttl", role.MaxTTL,
-		"min_remaining_ttl", role.MinRemainingTTL, "created", existing == nil)
+		"scopes", strings.Join(role.Scopes, " "), "ttl", role.TTL.String(), "max_ttl", role.MaxTTL.String(),
+		"min_remaining_ttl", role.MinRemainingTTL.String(), "created", existing == nil)
 
 	return nil, nil
 }

@@ -44,19 +44,28 @@ func (r *roleEntry) minRemaining() time.Duration {
 func roleKindFieldsError(req *logical.Request, configName string, cfg *keyConfig) string {
 	if cfg.kind() == kindOAuth {
 		if given := givenFields(req, legacyRoleFields); len(given) > 0 {
-			return fmt.Sprintf("%s apply only to roles on legacy configs; config %q is an OAuth client, whose power is the scopes a role requests (scopes=...) and whose token life CAS sets",
-				strings.Join(given, " and "), configName)
+			return fmt.Sprintf("%s %s only to roles on legacy configs; config %q is an OAuth client, whose power is the scopes a role requests (scopes=...) and whose token life CAS sets",
+				strings.Join(given, " and "), applyVerb(given), configName)
 		}
 
 		return ""
 	}
 
 	if given := givenFields(req, oauthRoleFields); len(given) > 0 {
-		return fmt.Sprintf("%s apply only to roles on OAuth configs; config %q holds a legacy key, whose power is its admin_role (admin_role=%s)",
-			strings.Join(given, " and "), configName, cfg.AdminRole)
+		return fmt.Sprintf("%s %s only to roles on OAuth configs; config %q holds a legacy key, whose power is its admin_role (admin_role=%s)",
+			strings.Join(given, " and "), applyVerb(given), configName, cfg.AdminRole)
 	}
 
 	return ""
+}
+
+// applyVerb returns the verb that agrees with a list of field names.
+func applyVerb(fields []string) string {
+	if len(fields) == 1 {
+		return "applies"
+	}
+
+	return "apply"
 }
 
 // applyOAuthRoleFields copies the request's scopes and min_remaining_ttl

@@ -77,8 +77,9 @@ func TestOAuthRoleRejectsBadInput(t *testing.T) {
 		data map[string]any
 		want []string
 	}{
-		{"admin_role on oauth config", map[string]any{"config": "client", "scopes": "rsa.user.read", "admin_role": adminRoleHelpDesk}, []string{"admin_role apply only to roles on legacy configs", `"client"`, "scopes="}},
-		{"ttl on oauth config", map[string]any{"config": "client", "scopes": "rsa.user.read", "ttl": "10m"}, []string{"ttl apply only to roles on legacy configs", "CAS sets"}},
+		{"admin_role on oauth config", map[string]any{"config": "client", "scopes": "rsa.user.read", "admin_role": adminRoleHelpDesk}, []string{"admin_role applies only to roles on legacy configs", `"client"`, "scopes="}},
+		{"ttl on oauth config", map[string]any{"config": "client", "scopes": "rsa.user.read", "ttl": "10m"}, []string{"ttl applies only to roles on legacy configs", "CAS sets"}},
+		{"admin_role and ttl on oauth config", map[string]any{"config": "client", "scopes": "rsa.user.read", "admin_role": adminRoleHelpDesk, "ttl": "10m"}, []string{"admin_role and ttl apply only to roles on legacy configs"}},
 		{"missing scopes", map[string]any{"config": "client"}, []string{"scopes is missing", "rsa.audit.admin,rsa.user.read"}},
 		{"empty scopes", map[string]any{"config": "client", "scopes": ""}, []string{"scopes", "at least one scope"}},
 		{"scope outside grants", map[string]any{"config": "client", "scopes": "rsa.user.read,rsa.user.manage"}, []string{"rsa.user.manage", "not granted", `"client"`}},
@@ -88,8 +89,8 @@ func TestOAuthRoleRejectsBadInput(t *testing.T) {
 		{"min_remaining_ttl too long", map[string]any{"config": "client", "scopes": "rsa.user.read", "min_remaining_ttl": "13h"}, []string{"min_remaining_ttl 13h", "12h"}},
 		{"min_remaining_ttl negative", map[string]any{"config": "client", "scopes": "rsa.user.read", "min_remaining_ttl": -5}, []string{"negative"}},
 		{"max_ttl too long", map[string]any{"config": "client", "scopes": "rsa.user.read", "max_ttl": "2h"}, []string{"max_ttl"}},
-		{"scopes on legacy config", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "scopes": "rsa.user.read"}, []string{"scopes apply only to roles on OAuth configs", "admin_role=help_desk"}},
-		{"min_remaining_ttl on legacy config", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "min_remaining_ttl": "5m"}, []string{"min_remaining_ttl apply only to roles on OAuth configs"}},
+		{"scopes on legacy config", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "scopes": "rsa.user.read"}, []string{"scopes applies only to roles on OAuth configs", "admin_role=help_desk"}},
+		{"min_remaining_ttl on legacy config", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "min_remaining_ttl": "5m"}, []string{"min_remaining_ttl applies only to roles on OAuth configs"}},
 	}
 
 	for _, tt := range tests {

@@ -24,11 +24,11 @@ func withVerifyFields(fields map[string]*framework.FieldSchema) map[string]*fram
 	fields["verify"] = &framework.FieldSchema{
 		Type:        framework.TypeBool,
 		Default:     false,
-		Description: "Before storing, mint a token and call the CAS Admin API with it: GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. If the check fails or CAS cannot be reached, the write fails with the reason and storage is left as it was.",
+		Description: "Before storing, check the credential with CAS. Legacy key: mint a token and call GET .../v1/adminlog/exportlogs, then GET .../v2/users/highrisk, which a super_admin key must reach and a help_desk key must not. OAuth client: request an access token for all of scopes and, when admin_url is set, call the Admin API with it. If the check fails or CAS cannot be reached, the write fails with the reason and storage is left as it was.",
 	}
 	fields["ca_certificate"] = &framework.FieldSchema{
 		Type:        framework.TypeString,
-		Description: "PEM bundle of CA certificates to trust, besides the system roots, for HTTPS to adminRestApiUrl; for a TLS-inspecting proxy or a private CA. An empty value removes it. Returned by reads.",
+		Description: "PEM bundle of CA certificates to trust, besides the system roots, for HTTPS to adminRestApiUrl (legacy keys) or to issuer_url and admin_url (OAuth clients); for a TLS-inspecting proxy or a private CA. An empty value removes it. Returned by reads.",
 	}
 
 	return fields
@@ -176,7 +176,7 @@ func checkAdvice(result cas.CheckResult, cfg *keyConfig) string {
 
 	switch result.Kind {
 	case cas.KindWrongAudience:
-		return fmt.Sprintf("The adminRestApiUrl %q does not match the tenant the key belongs to; pass the key file unchanged as the RSA console downloaded it, or set admin_rest_api_url to that tenant's URL", cfg.AdminRestAPIURL)
+		return fmt.Sprintf("The adminRestApiUrl %q does not match the tenant the key belongs to, or differs from the key file's adminRestApiUrl in a detail such as a trailing / or /v1; pass the key file unchanged as the RSA console downloaded it, or set admin_rest_api_url to the file's adminRestApiUrl byte for byte", cfg.AdminRestAPIURL)
 	case cas.KindUnknownAccessID:
 		return fmt.Sprintf("CAS does not know access ID %q: the key was deleted in the RSA console or belongs to another tenant; download a current key file", cfg.AccessID)
 	case cas.KindBadSignature:

@@ -248,7 +248,7 @@ func TestOAuthMixedFieldsRejected(t *testing.T) {
 	}
 
 	result = env.vault.vault("write", "rsa/roles/oauth-bad", "config=oauth-client", "admin_role=help_desk", "scopes="+castest.ScopeAuditAdmin)
-	if result.err == nil || !strings.Contains(result.stderr, "admin_role apply only to roles on legacy configs") {
+	if result.err == nil || !strings.Contains(result.stderr, "admin_role applies only to roles on legacy configs") {
 		t.Errorf("role with admin_role on an OAuth config: error %v, stderr %q", result.err, result.stderr)
 	}
 }

@@ -50,9 +50,18 @@ func main() {
 		err = runKeygen(os.Args[2:], logger)
 	case "serve":
 		err = runServe(os.Args[2:], logger)
+	case "-h", "-help", "--help", "help":
+		fmt.Println(usage)
+
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
+	}
+
+	// The flag package has already printed the flags for -h.
+	if errors.Is(err, flag.ErrHelp) {
+		return
 	}
 
 	if err != nil {
