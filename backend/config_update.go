@@ -113,6 +113,12 @@ func (b *backend) applyConfigUpdate(existing *keyConfig, update *configUpdate) (
 	}
 
 	if value, ok := update.fields["access_id"]; ok {
+		// customer_name and description came from the old key's file, so a
+		// new access ID drops them unless this write gives new ones.
+		if existing != nil && value != existing.AccessID {
+			cfg.CustomerName, cfg.Description = "", ""
+		}
+
 		cfg.AccessID = value
 	}
 

@@ -654,3 +654,45 @@ func TestConfigAdminRoleChange(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigNewAccessIDDropsFileDetails(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name            string
+		update          map[string]any
+		wantCustomer    string
+		wantDescription string
+	}{
+		{"new access id alone", map[string]any{"access_id": "0d3f4c1a-9b2e-4f6a-8c7d-5e4f3a2b1c0d", "access_key": keyB().pkcs1PEM, "admin_role": adminRoleHelpDesk}, "", ""},
+		{"new access id with details", map[string]any{"access_id": "0d3f4c1a-9b2e-4f6a-8c7d-5e4f3a2b1c0d", "access_key": keyB().pkcs1PEM, "admin_role": adminRoleHelpDesk, "customer_name": "Other Tenant", "description": "rotated key"}, "Other Tenant", "rotated key"},
+		{"same access id", map[string]any{"access_id": testAccessID, "access_key": keyB().pkcs1PEM, "admin_role": adminRoleHelpDesk}, testCustomerName, "helpdesk key"},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			tb := newTestBackend(t)
+			tb.mustWrite(t, "config/hd", map[string]any{
+				"access_id":          testAccessID,
+				"access_key":         keyA().pkcs1PEM,
+				"admin_rest_api_url": testAdminURL,
+				"admin_role":         adminRoleHelpDesk,
+				"customer_name":      testCustomerName,
+				"description":        "helpdesk key",
+			})
+
+			tb.mustWrite(t, "config/hd", tt.update)
+
+			read := tb.mustRequest(t, logical.ReadOperation, "config/hd", nil)
+			if got := read.Data["customer_name"]; got != tt.wantCustomer {
+				t.Errorf("customer_name = %q, expected %q", got, tt.wantCustomer)
+			}
+
+			if got := read.Data["description"]; got != tt.wantDescription {
+				t.Errorf("description = %q, expected %q", got, tt.wantDescription)
+			}
+		})
+	}
+}

@@ -133,3 +133,47 @@ func TestLooksLikePrivateKey(t *testing.T) {
 		})
 	}
 }
+
+func TestBadDurationRejectedWithFix(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name  string
+		op    logical.Operation
+		path  string
+		data  map[string]any
+		field string
+		value string
+	}{
+		{"role ttl word", logical.UpdateOperation, "roles/r", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "ttl": "fifteen"}, "ttl", "fifteen"},
+		{"role max_ttl with space", logical.UpdateOperation, "roles/r", map[string]any{"config": "hd", "admin_role": adminRoleHelpDesk, "max_ttl": "1 hour"}, "max_ttl", "1 hour"},
+		{"role min_remaining_ttl", logical.UpdateOperation, "roles/r", map[string]any{"config": "client", "scopes": "rsa.audit.admin", "min_remaining_ttl": "2mins"}, "min_remaining_ttl", "2mins"},
+		{"creds ttl on read", logical.ReadOperation, "creds/r", map[string]any{"ttl": "soon"}, "ttl", "soon"},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			tb := newTestBackend(t)
+
+			var (
+				resp *logical.Response
+				err  error
+			)
+
+			if tt.op == logical.UpdateOperation {
+				resp, err = tb.write(t, tt.path, tt.data)
+			} else {
+				resp, err = tb.request(t, tt.op, tt.path, tt.data)
+			}
+
+			message := requireErrorResponse(t, resp, err)
+
+			want := tt.field + ` "` + tt.value + `" is not a duration; use seconds such as 900 or a Go duration such as 15m`
+			if !strings.Contains(message, want) {
+				t.Errorf("message %q does not contain %q", message, want)
+			}
+		})
+	}
+}

@@ -2,10 +2,12 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/go-secure-stdlib/parseutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -14,12 +16,17 @@ import (
 // check rejects a private key block without quoting it.
 var privateKeyFields = []string{"key_file", "access_key", "private_key", "ca_certificate"}
 
-// HandleExistenceCheck rejects a request with a private key in the wrong
-// field before the framework converts the fields, because the framework's
-// conversion errors quote the value (`invalid duration "-----BEGIN ...`) and
-// Vault logs them.
+// durationFields are the request fields of type TypeDurationSecond. No path
+// uses these names for anything else, and on paths without them they are
+// rejected as unknown fields anyway.
+var durationFields = []string{"ttl", "max_ttl", "min_remaining_ttl"}
+
+// HandleExistenceCheck skips the existence check of a request that
+// HandleRequest rejects. The framework converts the fields for the check,
+// and Vault logs its conversion errors at ERROR with the value quoted
+// (`invalid duration "-----BEGIN ...`).
 func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
-	if field := misplacedKeyField(req.Data); field != "" {
+	if requestProblem(req.Data) != "" {
 		// Not found: Vault then sends the request as an update, which
 		// HandleRequest rejects with a message.
 		return false, false, nil
@@ -30,14 +37,37 @@ func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 
 // HandleRequest rejects a request that carries a private key in a field
 // that messages, logs or reads echo, such as a JWK pasted into scopes or a
-// PEM key given as config. Every path echoes some field, so the check runs
-// before any of them.
+// PEM key given as config, and a duration that does not parse. Every path
+// echoes some field, so the checks run before any of them.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
-	if field := misplacedKeyField(req.Data); field != "" {
-		return b.badRequest(req, "%s contains a private key; private keys go only in key_file or access_key (legacy keys) and private_key (OAuth clients), so pass the key there and %s here", field, describeField(field))
+	if problem := requestProblem(req.Data); problem != "" {
+		return b.badRequest(req, "%s", problem)
 	}
 
 	return b.Backend.HandleRequest(ctx, req)
+}
+
+// requestProblem returns the message for the first field that the guard
+// rejects, or "".
+func requestProblem(data map[string]any) string {
+	if field := misplacedKeyField(data); field != "" {
+		return fmt.Sprintf("%s contains a private key; private keys go only in key_file or access_key (legacy keys) and private_key (OAuth clients), so pass the key there and %s here", field, describeField(field))
+	}
+
+	for _, field := range durationFields {
+		value, ok := data[field]
+		if !ok {
+			continue
+		}
+
+		// The SDK's own conversion rejects the same values, but with a
+		// message that gives no fix.
+		if _, err := parseutil.ParseDurationSecond(value); err != nil {
+			return fmt.Sprintf("%s %q is not a duration; use seconds such as 900 or a Go duration such as 15m", field, fmt.Sprint(value))
+		}
+	}
+
+	return ""
 }
 
 // misplacedKeyField returns the first field, in name order, that is not a
