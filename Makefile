@@ -13,7 +13,7 @@ help:
 	@echo "make dev       build everything, start Vault with the plugin at rsa/ and a fake CAS, show a token"
 	@echo "make dev-stop  stop what make dev started"
 	@echo "make test      unit tests, then end-to-end tests against a real Vault"
-	@echo "make bench     compare rsa/creds with transit sign on a real Vault, rewrite docs/benchmarks.md (about 8 minutes)"
+	@echo "make bench     compare rsa/creds with transit sign on a real Vault, rewrite docs/benchmarks.md (about 5 minutes once Vault is built)"
 	@echo "make lint      golangci-lint (pinned in tools/golangci-lint)"
 	@echo "make build     build the plugin into $(PLUGIN_DIR) (VERSION=$(VERSION))"
 
