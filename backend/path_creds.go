@@ -92,22 +92,9 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 		return b.badRequest(req, "ttl %s is shorter than %s; ask for at least %s or leave ttl unset", formatDuration(requested), formatDuration(MinTTL), formatDuration(MinTTL))
 	}
 
-	role, err := b.roles.get(ctx, req.Storage, roleName)
-	if err != nil {
-		return nil, err
-	}
-
-	if role == nil {
-		return b.badRequest(req, "role %q not found; list roles with vault list %sroles", roleName, mountPath(req))
-	}
-
-	key, err := b.loadKey(ctx, req.Storage, role.Config)
-	if err != nil {
-		return nil, err
-	}
-
-	if key == nil {
-		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+	role, key, errResp, err := b.roleWithKey(ctx, req, roleName)
+	if errResp != nil || err != nil {
+		return errResp, err
 	}
 
 	if key.config.kind() == kindOAuth {
@@ -183,4 +170,33 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 	// docs/benchmarks.md. Vault's audit log records every creds request.
 
 	return resp, nil
+}
+
+// roleWithKey returns role roleName, from the role cache, and the parsed key
+// of its config. A missing role or config is the caller's mistake, so it
+// comes back as an error response.
+func (b *backend) roleWithKey(ctx context.Context, req *logical.Request, roleName string) (*roleEntry, *cachedKey, *logical.Response, error) {
+	role, err := b.roles.get(ctx, req.Storage, roleName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	if role == nil {
+		resp, err := b.badRequest(req, "role %q not found; list roles with vault list %sroles", roleName, mountPath(req))
+
+		return nil, nil, resp, err
+	}
+
+	key, err := b.loadKey(ctx, req.Storage, role.Config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	if key == nil {
+		resp, err := b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+
+		return nil, nil, resp, err
+	}
+
+	return role, key, nil, nil
 }

@@ -71,22 +71,9 @@ func (b *backend) pathVerifyRole(ctx context.Context, req *logical.Request, d *f
 		return b.badRequest(req, "%s", msg)
 	}
 
-	role, err := readRole(ctx, req.Storage, roleName)
-	if err != nil {
-		return nil, err
-	}
-
-	if role == nil {
-		return b.badRequest(req, "role %q not found; list roles with vault list %sroles", roleName, mountPath(req))
-	}
-
-	key, err := b.loadKey(ctx, req.Storage, role.Config)
-	if err != nil {
-		return nil, err
-	}
-
-	if key == nil {
-		return b.badRequest(req, "config %q of role %q not found; write the config again or point the role at another one", role.Config, roleName)
+	role, key, resp, err := b.roleWithKey(ctx, req, roleName)
+	if resp != nil || err != nil {
+		return resp, err
 	}
 
 	if key.config.kind() == kindOAuth {
