@@ -156,18 +156,20 @@ func (b *backend) logCheck(kind, name string, cfg *keyConfig, result cas.CheckRe
 // describeFailure explains a failed check: what happened, CAS's message,
 // and what to change.
 func describeFailure(result cas.CheckResult, cfg *keyConfig) string {
-	var what string
+	return fmt.Sprintf("%s (%s). %s", describeOutcome(result, "GET "+result.URL), result.Kind, checkAdvice(result, cfg))
+}
 
+// describeOutcome says what CAS answered to request, or how request failed
+// when no answer came.
+func describeOutcome(result cas.CheckResult, request string) string {
 	switch {
 	case result.Status != 0 && result.Message != "":
-		what = fmt.Sprintf("CAS answered HTTP %d %q to GET %s", result.Status, result.Message, result.URL)
+		return fmt.Sprintf("CAS answered HTTP %d %q to %s", result.Status, result.Message, request)
 	case result.Status != 0:
-		what = fmt.Sprintf("CAS answered HTTP %d to GET %s", result.Status, result.URL)
+		return fmt.Sprintf("CAS answered HTTP %d to %s", result.Status, request)
 	default:
-		what = fmt.Sprintf("GET %s failed: %s", result.URL, result.Message)
+		return fmt.Sprintf("%s failed: %s", request, result.Message)
 	}
-
-	return fmt.Sprintf("%s (%s). %s", what, result.Kind, checkAdvice(result, cfg))
 }
 
 // checkAdvice says what to change for a failed check.

@@ -198,18 +198,7 @@ func (b *backend) logOAuthCheck(kind, name string, cfg *keyConfig, check oauthCh
 func describeOAuthFailure(check oauthCheck, cfg *keyConfig) string {
 	result := check.result
 
-	var what string
-
-	switch {
-	case result.Status != 0 && result.Message != "":
-		what = fmt.Sprintf("CAS answered HTTP %d %q to %s", result.Status, result.Message, result.URL)
-	case result.Status != 0:
-		what = fmt.Sprintf("CAS answered HTTP %d to %s", result.Status, result.URL)
-	default:
-		what = fmt.Sprintf("the request to %s failed: %s", result.URL, result.Message)
-	}
-
-	return fmt.Sprintf("%s (%s). %s", what, result.Kind, oauthCheckAdvice(check, cfg))
+	return fmt.Sprintf("%s (%s). %s", describeOutcome(result, result.URL), result.Kind, oauthCheckAdvice(check, cfg))
 }
 
 // oauthCheckAdvice says what to change after a failed check of an OAuth
