@@ -278,12 +278,16 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, fmt.Errorf("encode config %q: %w", name, err)
 	}
 
-	if err := req.Storage.Put(ctx, entry); err != nil {
-		return nil, fmt.Errorf("write config %q: %w", name, err)
-	}
+	err = req.Storage.Put(ctx, entry)
 
+	// A storage call that reported failure may still have landed, so the
+	// caches are dropped either way.
 	b.signers.drop(name)
 	b.tokens.dropConfig(name)
+
+	if err != nil {
+		return nil, fmt.Errorf("write config %q: %w", name, err)
+	}
 
 	if kind == kindOAuth {
 		b.Logger().Info("config written", "config", name, "kind", kind, "client_id", cfg.ClientID, "key_id", cfg.KeyID,
@@ -398,12 +402,17 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 			name, strings.Join(users, ", "))
 	}
 
-	if err := req.Storage.Delete(ctx, configStoragePrefix+name); err != nil {
+	err = req.Storage.Delete(ctx, configStoragePrefix+name)
+
+	// A storage call that reported failure may still have landed, so the
+	// caches are dropped either way.
+	b.signers.drop(name)
+	b.tokens.dropConfig(name)
+
+	if err != nil {
 		return nil, fmt.Errorf("delete config %q: %w", name, err)
 	}
 
-	b.signers.drop(name)
-	b.tokens.dropConfig(name)
 	b.Logger().Info("config deleted", "config", name)
 
 	return nil, nil

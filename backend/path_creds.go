@@ -126,6 +126,15 @@ func (b *backend) pathCredsIssue(ctx context.Context, req *logical.Request, d *f
 		mountMax:     b.System().MaxLeaseTTL(),
 	})
 
+	// Requests and roles cannot go below MinTTL, but Vault lets a mount's
+	// lease TTLs be tuned below the one second that exp can express.
+	if ttl < time.Second {
+		b.Logger().Error("mount lease TTL leaves no token life", "role", roleName, "ttl", ttl.String())
+
+		return nil, fmt.Errorf("role %q: the mount's lease TTLs cap the token life to %s, below one second; raise them, for example with vault secrets tune -default-lease-ttl=15m -max-lease-ttl=1h %s",
+			roleName, ttl, mountPath(req))
+	}
+
 	now := b.now()
 
 	token, err := key.signer.Mint(now, ttl)

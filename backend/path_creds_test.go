@@ -563,3 +563,23 @@ func TestSecretRenewUnsupported(t *testing.T) {
 		t.Errorf("renew error = %v, expected %v", err, logical.ErrUnsupportedOperation)
 	}
 }
+
+// Vault lets a mount's lease TTLs be tuned below one second, the shortest
+// life a JWT's whole-second exp can express. The engine then cannot mint a
+// token, and the error must say which setting to change.
+func TestCredsSubSecondMountTTL(t *testing.T) {
+	t.Parallel()
+
+	tb := newCredsBackend(t, testSetup{defaultLeaseTTL: 500 * time.Millisecond, maxLeaseTTL: 500 * time.Millisecond}, nil)
+
+	resp, err := tb.request(t, logical.ReadOperation, "creds/reader", nil)
+	if err == nil {
+		t.Fatalf("creds with a 500ms mount max lease TTL: expected an error, got %s", describeResponse(resp))
+	}
+
+	for _, want := range []string{"500ms", "max-lease-ttl"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}

@@ -238,12 +238,16 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("encode role %q: %w", name, err)
 	}
 
-	if err := req.Storage.Put(ctx, entry); err != nil {
-		return nil, fmt.Errorf("write role %q: %w", name, err)
-	}
+	err = req.Storage.Put(ctx, entry)
 
+	// A storage call that reported failure may still have landed, so the
+	// caches are dropped either way.
 	b.tokens.dropRole(name)
 	b.roles.drop(name)
+
+	if err != nil {
+		return nil, fmt.Errorf("write role %q: %w", name, err)
+	}
 
 	b.Logger().Info("role written", "role", name, "config", role.Config, "admin_role", role.AdminRole,
 		"scopes", strings.Join(role.Scopes, " "), "ttl", role.TTL.String(), "max_ttl", role.MaxTTL.String(),
@@ -335,12 +339,16 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	b.writeLock.Lock()
 	defer b.writeLock.Unlock()
 
-	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
-		return nil, fmt.Errorf("delete role %q: %w", name, err)
-	}
+	err := req.Storage.Delete(ctx, roleStoragePrefix+name)
 
+	// A storage call that reported failure may still have landed, so the
+	// caches are dropped either way.
 	b.tokens.dropRole(name)
 	b.roles.drop(name)
+
+	if err != nil {
+		return nil, fmt.Errorf("delete role %q: %w", name, err)
+	}
 
 	b.Logger().Info("role deleted", "role", name)
 

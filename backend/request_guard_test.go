@@ -177,3 +177,37 @@ func TestBadDurationRejectedWithFix(t *testing.T) {
 		})
 	}
 }
+
+// Vault sends a lease's revoke and renew with the data of the response that
+// created it, not with caller input. A revoke that failed would leave a
+// lease that blocks vault secrets disable, so the guard must not judge that
+// data, such as an opaque access token that happens to contain "d".
+func TestGuardLeavesLeaseOperationsAlone(t *testing.T) {
+	t.Parallel()
+
+	tb := newCredsBackend(t, testSetup{}, nil)
+	issued := tb.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
+
+	data := make(map[string]any, len(issued.Data))
+	for name, value := range issued.Data {
+		data[name] = value
+	}
+
+	data["token"] = `opaque"d"token`
+	data["ttl"] = json.Number("900")
+
+	resp, err := tb.HandleRequest(t.Context(), &logical.Request{
+		Operation: logical.RevokeOperation,
+		Path:      "creds/reader",
+		Storage:   tb.storage,
+		Secret:    issued.Secret,
+		Data:      data,
+	})
+	if err != nil {
+		t.Fatalf("revoke: unexpected error: %v", err)
+	}
+
+	if resp.IsError() {
+		t.Errorf("revoke with the lease's data: unexpected error response: %v", resp.Error())
+	}
+}

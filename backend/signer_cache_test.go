@@ -356,3 +356,103 @@ func TestCredsConcurrentReads(t *testing.T) {
 	final := tb.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
 	verifyJWT(t, final.Data["token"].(string), &keyA().private.PublicKey)
 }
+
+// lostReplyStorage applies writes and deletes but, once lose is set,
+// reports them as failed, as a storage call whose reply was lost does.
+type lostReplyStorage struct {
+	logical.InmemStorage
+
+	lose atomic.Bool
+}
+
+var errLostReply = errors.New("storage reply lost")
+
+func (s *lostReplyStorage) Put(ctx context.Context, entry *logical.StorageEntry) error {
+	if err := s.InmemStorage.Put(ctx, entry); err != nil {
+		return err
+	}
+
+	if s.lose.Load() {
+		return errLostReply
+	}
+
+	return nil
+}
+
+func (s *lostReplyStorage) Delete(ctx context.Context, key string) error {
+	if err := s.InmemStorage.Delete(ctx, key); err != nil {
+		return err
+	}
+
+	if s.lose.Load() {
+		return errLostReply
+	}
+
+	return nil
+}
+
+// A write whose storage call failed may still have landed, so the caches
+// must not keep serving what storage may no longer hold.
+func TestFailedStorageWriteDropsCaches(t *testing.T) {
+	t.Parallel()
+
+	const newAccessID = "9b1d6e2a-77c4-4f0e-b3a5-2c8d4e6f8a01"
+
+	tests := []struct {
+		name  string
+		write func(t *testing.T, tb *testBackend) (*logical.Response, error)
+		check func(t *testing.T, resp *logical.Response, err error)
+	}{
+		{
+			name: "config key replaced",
+			write: func(t *testing.T, tb *testBackend) (*logical.Response, error) {
+				kf := newKeyFile(keyB())
+				kf.AccessID = newAccessID
+
+				return tb.write(t, "config/hd", map[string]any{"key_file": kf.JSON(), "admin_role": adminRoleHelpDesk})
+			},
+			check: func(t *testing.T, resp *logical.Response, err error) {
+				t.Helper()
+				requireSuccess(t, "creds after the write", resp, err)
+
+				if got := resp.Data["access_id"]; got != newAccessID {
+					t.Errorf("creds access_id = %v, expected %s from storage", got, newAccessID)
+				}
+			},
+		},
+		{
+			name: "role deleted",
+			write: func(t *testing.T, tb *testBackend) (*logical.Response, error) {
+				return tb.request(t, logical.DeleteOperation, "roles/reader", nil)
+			},
+			check: func(t *testing.T, resp *logical.Response, err error) {
+				t.Helper()
+
+				if err != nil || !resp.IsError() {
+					t.Errorf("creds after the role was deleted: error %v, %s; expected an error response", err, describeResponse(resp))
+				}
+			},
+		},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			storage := &lostReplyStorage{}
+			tb := newCredsBackend(t, testSetup{storage: storage}, nil)
+			tb.mustRequest(t, logical.ReadOperation, "creds/reader", nil)
+
+			storage.lose.Store(true)
+
+			if _, err := tt.write(t, tb); !errors.Is(err, errLostReply) {
+				t.Fatalf("write error = %v, expected the storage error", err)
+			}
+
+			storage.lose.Store(false)
+
+			resp, err := tb.request(t, logical.ReadOperation, "creds/reader", nil)
+			tt.check(t, resp, err)
+		})
+	}
+}

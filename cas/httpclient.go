@@ -233,6 +233,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return client.Do(retryable)
 }
 
+// CloseIdleConnections closes the idle connections of the pooled transport.
+// http.Client.CloseIdleConnections reaches a transport only through this
+// method, so without it the call would do nothing.
+func (t *retryTransport) CloseIdleConnections() {
+	t.client.CloseIdleConnections()
+}
+
 // attemptState follows the attempts of one request for the log.
 type attemptState struct {
 	opts    HTTPOptions

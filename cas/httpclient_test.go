@@ -608,3 +608,58 @@ func TestParseCABundle(t *testing.T) {
 		t.Error("NewHTTPClient accepted a CA bundle with no certificate")
 	}
 }
+
+// A config's client is replaced when the config is written, and closing
+// its idle connections must reach the pooled transport under the retrying
+// one; otherwise they stay open until the idle timeout.
+func TestHTTPClientCloseIdleConnections(t *testing.T) {
+	t.Parallel()
+
+	closed := make(chan struct{})
+	signalClosed := sync.OnceFunc(func() { close(closed) })
+
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateClosed {
+			signalClosed()
+		}
+	}
+	server.Start()
+	t.Cleanup(server.Close)
+
+	client, err := cas.NewHTTPClient(cas.HTTPOptions{})
+	if err != nil {
+		t.Fatalf("NewHTTPClient: %v", err)
+	}
+
+	resp, err := client.Get(server.URL)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+
+	// Reading the body to the end returns the connection to the pool.
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+
+	// The transport returns the connection to its pool in the background
+	// after the body is closed, so the call is repeated until it closes.
+	// The pool's idle timeout is 90 s, so a close within seconds comes from
+	// CloseIdleConnections.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+
+	for {
+		client.CloseIdleConnections()
+
+		select {
+		case <-closed:
+			return
+		case <-deadline:
+			t.Fatal("the idle connection was still open 10 s after CloseIdleConnections")
+		case <-tick.C:
+		}
+	}
+}
