@@ -48,9 +48,16 @@ func (c *signerCache) get(name string, load func() (*cachedKey, error)) (*cached
 	}
 
 	value, err, _ := c.loads.Do(name, func() (any, error) {
+		// A load that ended between the lookup above and Do has already
+		// cached the key, so parsing it again would only replace its client.
 		c.mu.RLock()
 		generation := c.generation
+		cached, ok := c.entries[name]
 		c.mu.RUnlock()
+
+		if ok {
+			return cached, nil
+		}
 
 		loaded, err := load()
 		if err != nil || loaded == nil {
