@@ -35,7 +35,7 @@ func (b *backend) issueAccessToken(ctx context.Context, req *logical.Request, ro
 	// The fetch reads the role and config again instead of using the ones
 	// read above: the token cache's generation is taken before that read,
 	// so a write that lands after it keeps the token out of the cache.
-	entry, cached, err := b.tokens.get(roleName, b.now, role.minRemaining(), func() (*cachedAccessToken, error) {
+	entry, cached, err := b.tokens.get(ctx, roleName, b.now, role.minRemaining(), func() (*cachedAccessToken, error) {
 		return b.fetchAccessToken(ctx, req.Storage, roleName)
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -50,7 +52,7 @@ type fetchResult struct {
 // at now(), else runs fetch, at most once at a time per role, and caches
 // its token. cached reports whether the token was issued before this call:
 // callers that joined a running fetch get cached = false.
-func (c *tokenCache) get(role string, now func() time.Time, minRemaining time.Duration, fetch func() (*cachedAccessToken, error)) (*cachedAccessToken, bool, error) {
+func (c *tokenCache) get(ctx context.Context, role string, now func() time.Time, minRemaining time.Duration, fetch func() (*cachedAccessToken, error)) (*cachedAccessToken, bool, error) {
 	if entry := c.lookup(role, now(), minRemaining); entry != nil {
 		return entry, true, nil
 	}
@@ -61,7 +63,7 @@ func (c *tokenCache) get(role string, now func() time.Time, minRemaining time.Du
 
 	key := role + "\x00" + strconv.FormatUint(generation, 10)
 
-	value, err, _ := c.fetches.Do(key, func() (any, error) {
+	results := c.fetches.DoChan(key, func() (any, error) {
 		// A fetch that ended between the lookup above and Do has already
 		// cached a token, which must not be fetched again.
 		if entry := c.lookup(role, now(), minRemaining); entry != nil {
@@ -81,11 +83,22 @@ func (c *tokenCache) get(role string, now func() time.Time, minRemaining time.Du
 
 		return fetchResult{entry: entry}, nil
 	})
-	if err != nil {
-		return nil, false, err
+
+	// The fetch runs on without this caller, for the others that joined it
+	// and for the cache, so a caller whose request ends stops waiting.
+	var outcome singleflight.Result
+
+	select {
+	case outcome = <-results:
+	case <-ctx.Done():
+		return nil, false, fmt.Errorf("wait for the access token of role %q: %w", role, ctx.Err())
 	}
 
-	result, _ := value.(fetchResult)
+	if outcome.Err != nil {
+		return nil, false, outcome.Err
+	}
+
+	result, _ := outcome.Val.(fetchResult)
 
 	return result.entry, result.cached, nil
 }

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -40,21 +41,21 @@ func TestTokenCacheReusesUntilMinRemaining(t *testing.T) {
 
 	fetch := tokenFetcher(&calls, clock, time.Hour, "client")
 
-	first, cached, err := cache.get("reader", clock.Now, 2*time.Minute, fetch)
+	first, cached, err := cache.get(t.Context(), "reader", clock.Now, 2*time.Minute, fetch)
 	if err != nil || cached {
 		t.Fatalf("first get: cached %t, error %v; expected a fresh token", cached, err)
 	}
 
 	clock.Advance(57 * time.Minute)
 
-	second, cached, err := cache.get("reader", clock.Now, 2*time.Minute, fetch)
+	second, cached, err := cache.get(t.Context(), "reader", clock.Now, 2*time.Minute, fetch)
 	if err != nil || !cached || second != first {
 		t.Fatalf("get with 3m left: cached %t, same %t, error %v; expected the cached token", cached, second == first, err)
 	}
 
 	clock.Advance(time.Minute)
 
-	third, cached, err := cache.get("reader", clock.Now, 2*time.Minute, fetch)
+	third, cached, err := cache.get(t.Context(), "reader", clock.Now, 2*time.Minute, fetch)
 	if err != nil || cached || third == first {
 		t.Fatalf("get with 2m left: cached %t, error %v; expected a new token", cached, err)
 	}
@@ -92,7 +93,7 @@ func TestTokenCacheSingleFlight(t *testing.T) {
 
 	for i := range readers {
 		wg.Go(func() {
-			entry, _, err := cache.get("reader", clock.Now, 2*time.Minute, fetch)
+			entry, _, err := cache.get(t.Context(), "reader", clock.Now, 2*time.Minute, fetch)
 			if err != nil {
 				t.Errorf("reader %d: %v", i, err)
 			}
@@ -129,7 +130,7 @@ func TestTokenCacheErrorsNotCached(t *testing.T) {
 	var calls atomic.Int32
 
 	for range 3 {
-		_, _, err := cache.get("reader", clock.Now, time.Minute, func() (*cachedAccessToken, error) {
+		_, _, err := cache.get(t.Context(), "reader", clock.Now, time.Minute, func() (*cachedAccessToken, error) {
 			calls.Add(1)
 
 			return nil, failure
@@ -169,7 +170,7 @@ func TestTokenCacheDrops(t *testing.T) {
 
 			roles := map[string]string{"a1": "a", "a2": "a", "b1": "b"}
 			for role, config := range roles {
-				if _, _, err := cache.get(role, clock.Now, time.Minute, tokenFetcher(&calls, clock, time.Hour, config)); err != nil {
+				if _, _, err := cache.get(t.Context(), role, clock.Now, time.Minute, tokenFetcher(&calls, clock, time.Hour, config)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -208,7 +209,7 @@ func TestTokenCacheDropDuringFetch(t *testing.T) {
 	go func() {
 		defer close(done)
 
-		_, _, err := cache.get("reader", clock.Now, time.Minute, func() (*cachedAccessToken, error) {
+		_, _, err := cache.get(t.Context(), "reader", clock.Now, time.Minute, func() (*cachedAccessToken, error) {
 			close(inFetch)
 			<-release
 
@@ -223,7 +224,7 @@ func TestTokenCacheDropDuringFetch(t *testing.T) {
 	cache.dropConfig("client")
 
 	// A reader after the drop must not join the fetch that began before it.
-	_, cached, err := cache.get("reader", clock.Now, time.Minute, tokenFetcher(&calls, clock, time.Hour, "client"))
+	_, cached, err := cache.get(t.Context(), "reader", clock.Now, time.Minute, tokenFetcher(&calls, clock, time.Hour, "client"))
 	if err != nil || cached {
 		t.Fatalf("get after drop: cached %t, error %v; expected its own fresh token", cached, err)
 	}
@@ -240,5 +241,58 @@ func TestTokenCacheDropDuringFetch(t *testing.T) {
 	entry := cache.lookup("reader", clock.Now(), time.Minute)
 	if entry == nil || entry.token.Token != "token-A" {
 		t.Errorf("cached token after the race = %v, expected the one fetched after the drop", entry)
+	}
+}
+
+func TestTokenCacheCancelledWaiterReturns(t *testing.T) {
+	t.Parallel()
+
+	clock := &testClock{now: testStart}
+	cache := newTokenCache()
+
+	release := make(chan struct{})
+	started := make(chan struct{})
+
+	var calls atomic.Int32
+
+	fetch := tokenFetcher(&calls, clock, time.Hour, "hd")
+	slowFetch := func() (*cachedAccessToken, error) {
+		close(started)
+		<-release
+
+		return fetch()
+	}
+
+	// The first caller starts a fetch that hangs until released.
+	firstDone := make(chan error, 1)
+
+	go func() {
+		_, _, err := cache.get(t.Context(), "reader", clock.Now, time.Minute, slowFetch)
+		firstDone <- err
+	}()
+
+	<-started
+
+	// A second caller joins it and gives up when its request ends.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	if _, _, err := cache.get(ctx, "reader", clock.Now, time.Minute, slowFetch); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got error %v, expected context.Canceled", err)
+	}
+
+	// The fetch goes on for the first caller and fills the cache.
+	close(release)
+
+	if err := <-firstDone; err != nil {
+		t.Fatalf("first caller: %v", err)
+	}
+
+	if cache.lookup("reader", clock.Now(), time.Minute) == nil {
+		t.Error("the fetch that a cancelled caller left did not fill the cache")
+	}
+
+	if got := calls.Load(); got != 1 {
+		t.Errorf("fetches = %d, expected 1", got)
 	}
 }
