@@ -279,6 +279,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return client.Do(retryable)
 }
 
+// CloseIdleConnections closes the pooled connections, so that a client
+// of a replaced or deleted config does not keep sockets open.
+func (t *retryTransport) CloseIdleConnections() {
+	t.client.CloseIdleConnections()
+}
+
 // attemptState follows the attempts of one request for the log.
 type attemptState struct {
 	opts    HTTPOptions

@@ -637,3 +637,47 @@ func TestLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPClientClosesIdleConnections checks that CloseIdleConnections on
+// the client reaches the pooled connections, as the backend calls it when a
+// config's client is dropped.
+func TestHTTPClientClosesIdleConnections(t *testing.T) {
+	t.Parallel()
+
+	var closed atomic.Int32
+
+	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "{}")
+	}))
+	server.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	server.Start()
+	t.Cleanup(server.Close)
+
+	client, err := cas.NewHTTPClient(cas.HTTPOptions{})
+	if err != nil {
+		t.Fatalf("NewHTTPClient: %v", err)
+	}
+
+	resp, err := client.Get(server.URL)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+
+	client.CloseIdleConnections()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for closed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if closed.Load() == 0 {
+		t.Error("the idle connection stayed open after CloseIdleConnections")
+	}
+}
