@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -142,7 +143,14 @@ func newHTTPClient(opts HTTPOptions, base http.RoundTripper) (*http.Client, erro
 			transport.TLSClientConfig.RootCAs = pool
 		}
 
-		base = transport
+		// Plain http passes validation only for loopback hosts, but a name
+		// such as localhost is resolved like any other, so the dialer
+		// checks the address too. A proxy would be another host.
+		plain := cleanhttp.DefaultPooledTransport()
+		plain.Proxy = nil
+		plain.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}).DialContext
+
+		base = &schemeTransport{tls: transport, plain: plain}
 	}
 
 	attemptClient := &http.Client{
@@ -190,6 +198,44 @@ func withHTTPDefaults(opts HTTPOptions) HTTPOptions {
 	}
 
 	return opts
+}
+
+// errNotLoopback refuses plain http to an address that is not loopback.
+var errNotLoopback = errors.New("plain http is sent only to loopback addresses; use an https URL")
+
+// loopbackOnly is the dialer's Control function for plain http. It runs
+// after name resolution, on the address about to be connected.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read the address %q: %w", errNotLoopback, address, err)
+	}
+
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%w: the host resolved to %s", errNotLoopback, host)
+	}
+
+	return nil
+}
+
+// schemeTransport sends https requests through tls and plain http requests
+// through plain, whose dialer reaches only loopback addresses.
+type schemeTransport struct {
+	tls   *http.Transport
+	plain *http.Transport
+}
+
+func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.EqualFold(req.URL.Scheme, "http") {
+		return t.plain.RoundTrip(req)
+	}
+
+	return t.tls.RoundTrip(req)
+}
+
+func (t *schemeTransport) CloseIdleConnections() {
+	t.tls.CloseIdleConnections()
+	t.plain.CloseIdleConnections()
 }
 
 func noRedirects(*http.Request, []*http.Request) error {
@@ -281,7 +327,7 @@ func retryableNetworkError(err error) bool {
 		return false
 	}
 
-	if isTLSError(err) {
+	if isTLSError(err) || errors.Is(err, errNotLoopback) {
 		return false
 	}
 

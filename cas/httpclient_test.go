@@ -663,3 +663,32 @@ func TestHTTPClientCloseIdleConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackOnly checks the dialer check of plain http on resolved
+// addresses, without dialing: a name such as localhost that resolves to
+// another host must not get a token in clear text.
+func TestLoopbackOnly(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		address string
+		allowed bool
+	}{
+		{"127.0.0.1:8200", true},
+		{"127.5.6.7:80", true},
+		{"[::1]:8200", true},
+		{"[::ffff:127.0.0.1]:80", true},
+		{"192.0.2.10:80", false},
+		{"[2001:db8::1]:80", false},
+		{"[::ffff:192.0.2.10]:80", false},
+		{"[fe80::1%eth0]:80", false},
+		{"without-port", false},
+	}
+
+	for _, tt := range tests {
+		err := cas.LoopbackOnly("tcp", tt.address, nil)
+		if (err == nil) != tt.allowed {
+			t.Errorf("LoopbackOnly(%q) = %v, want allowed %t", tt.address, err, tt.allowed)
+		}
+	}
+}

@@ -276,6 +276,13 @@ func parseTokenSuccess(body []byte, requested []string) (*AccessToken, string) {
 		scopes = fields
 	}
 
+	// A token with more scopes than requested would give the role more
+	// power than it lists, so it is not handed out. Fewer scopes are fine.
+	if extra := MissingScopes(scopes, requested); len(extra) > 0 {
+		return nil, fmt.Sprintf("CAS granted scopes %s beyond the requested %s; the engine hands out only tokens limited to a role's scopes, so check the scope settings of the OAuth client in the RSA console",
+			sanitizeErrorText(JoinScopes(extra), ""), JoinScopes(requested))
+	}
+
 	return &AccessToken{
 		Token:     parsed.AccessToken,
 		TokenType: "Bearer",

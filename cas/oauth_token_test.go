@@ -175,7 +175,7 @@ func TestRequestAccessTokenResponseForms(t *testing.T) {
 		{"expires_in as string", `{"access_token":"t1","token_type":"Bearer","expires_in":"900"}`, 15 * time.Minute, "rsa.audit.admin"},
 		{"lowercase bearer", `{"access_token":"t1","token_type":"bearer","expires_in":60}`, time.Minute, "rsa.audit.admin"},
 		{"no token_type", `{"access_token":"t1","expires_in":60}`, time.Minute, "rsa.audit.admin"},
-		{"granted scope differs", `{"access_token":"t1","token_type":"Bearer","expires_in":60,"scope":"rsa.audit.admin rsa.user.read"}`, time.Minute, "rsa.audit.admin rsa.user.read"},
+		{"granted scope given", `{"access_token":"t1","token_type":"Bearer","expires_in":60,"scope":"rsa.audit.admin"}`, time.Minute, "rsa.audit.admin"},
 		{"unknown fields", `{"access_token":"t1","token_type":"Bearer","expires_in":60,"refresh_expires_in":0,"not-before-policy":0}`, time.Minute, "rsa.audit.admin"},
 	}
 
@@ -202,6 +202,23 @@ func TestRequestAccessTokenResponseForms(t *testing.T) {
 				t.Errorf("TokenType = %q, want Bearer", token.TokenType)
 			}
 		})
+	}
+}
+
+// TestRequestAccessTokenNarrowerGrant checks that a token with fewer scopes
+// than requested is accepted and reports the scopes CAS granted.
+func TestRequestAccessTokenNarrowerGrant(t *testing.T) {
+	t.Parallel()
+
+	ts := newTokenServer(t, http.StatusOK, `{"access_token":"t1","token_type":"Bearer","expires_in":60,"scope":"rsa.user.read"}`)
+
+	token, err := requestToken(t, ts, parseOAuthKey(t, ecKey()), "rsa.audit.admin", "rsa.user.read")
+	if err != nil {
+		t.Fatalf("RequestAccessToken: %v", err)
+	}
+
+	if got := strings.Join(token.Scopes, " "); got != "rsa.user.read" {
+		t.Errorf("Scopes = %q, want the granted rsa.user.read", got)
 	}
 }
 
@@ -268,6 +285,7 @@ func TestRequestAccessTokenErrors(t *testing.T) {
 		{name: "success with zero expires_in", status: http.StatusOK, body: `{"access_token":"t1","expires_in":0}`, wantInMessage: []string{"below one second"}},
 		{name: "success with other token type", status: http.StatusOK, body: `{"access_token":"t1","token_type":"MAC","expires_in":60}`, wantInMessage: []string{`token_type is "MAC"`}},
 		{name: "success that is not json", status: http.StatusOK, body: `access_token=` + testAccessToken, wantInMessage: []string{"not a JSON token response"}},
+		{name: "success with scopes beyond the request", status: http.StatusOK, body: `{"access_token":"t1","expires_in":60,"scope":"rsa.audit.admin rsa.user.manage"}`, wantInMessage: []string{"granted scopes rsa.user.manage beyond the requested rsa.audit.admin"}},
 		{name: "token with a line break", status: http.StatusOK, body: `{"access_token":"t1\nX-Injected: 1","expires_in":60}`, wantInMessage: []string{"cannot be sent"}},
 	}
 

@@ -246,7 +246,7 @@ func redactArgs(args []string) []string {
 
 	for i, arg := range args {
 		name, value, ok := strings.Cut(arg, "=")
-		if ok && (name == "key_file" || name == "access_key") && !strings.HasPrefix(value, "@") {
+		if ok && (name == "key_file" || name == "access_key" || name == "private_key") && !strings.HasPrefix(value, "@") {
 			arg = name + "=<redacted>"
 		}
 
