@@ -567,7 +567,7 @@ func TestSecretRenewUnsupported(t *testing.T) {
 
 // Vault lets a mount's lease TTLs be tuned below one second, the shortest
 // life a JWT's whole-second exp can express. The engine then cannot mint a
-// token, and the error must say which setting to change.
+// token, and the error must name the setting to change.
 func TestCredsSubSecondMountTTL(t *testing.T) {
 	t.Parallel()
 

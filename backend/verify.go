@@ -52,8 +52,8 @@ func (b *backend) newHTTPClient(caPEM string) (*http.Client, error) {
 }
 
 // checkKey mints a short-lived token with signer and has CAS check it. The
-// high-risk user list, which only Super Administrator keys may read, tells
-// the two admin roles apart: a super_admin key must reach it, and a
+// high-risk user list, which only Super Administrator keys may read,
+// distinguishes the two admin roles: a super_admin key must reach it, and a
 // help_desk key that reaches it is a Super Administrator key whose tokens
 // carry more power than the roles on the config state.
 func (b *backend) checkKey(ctx context.Context, client *http.Client, signer *cas.Signer, cfg *keyConfig) (cas.CheckResult, error) {
@@ -91,9 +91,9 @@ func (b *backend) checkKey(ctx context.Context, client *http.Client, signer *cas
 	return result, nil
 }
 
-// verifyConfigWrite runs the live check that a config write asks for with
+// verifyConfigWrite runs the live check that a config write requests with
 // verify=true, on the config about to be stored. It returns nil results
-// when the write did not ask, and an error response when the check failed.
+// when the write did not request it, and an error response when the check failed.
 //
 // NOTE: it runs under the write lock, so a slow CAS delays other config
 // and role writes by up to the client's timeout and retries.
@@ -159,8 +159,8 @@ func describeFailure(result cas.CheckResult, cfg *keyConfig) string {
 	return fmt.Sprintf("%s (%s). %s", describeOutcome(result, "GET "+result.URL), result.Kind, checkAdvice(result, cfg))
 }
 
-// describeOutcome says what CAS answered to request, or how request failed
-// when no answer came.
+// describeOutcome describes CAS's response to request, or how request
+// failed when no response came.
 func describeOutcome(result cas.CheckResult, request string) string {
 	switch {
 	case result.Status != 0 && result.Message != "":
@@ -172,7 +172,7 @@ func describeOutcome(result cas.CheckResult, request string) string {
 	}
 }
 
-// checkAdvice says what to change for a failed check.
+// checkAdvice returns what to change after a failed check.
 func checkAdvice(result cas.CheckResult, cfg *keyConfig) string {
 	host := hostOf(result.URL)
 

@@ -78,8 +78,8 @@ func (b *backend) checkOAuthClient(ctx context.Context, client *http.Client, key
 }
 
 // verifyOAuthConfigWrite runs the live check that an OAuth config write
-// asks for with verify=true, for all of the config's scopes. It returns nil
-// results when the write did not ask, and an error response when the check
+// requests with verify=true, for all of the config's scopes. It returns nil
+// results when the write did not request it, and an error response when the check
 // failed. A check that could not call the Admin API adds a warning to
 // prepared. Like verifyConfigWrite it runs under the write lock.
 func (b *backend) verifyOAuthConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, prepared *preparedConfig) (*cas.CheckResult, *logical.Response, error) {
@@ -201,8 +201,8 @@ func describeOAuthFailure(check oauthCheck, cfg *keyConfig) string {
 	return fmt.Sprintf("%s (%s). %s", describeOutcome(result, result.URL), result.Kind, oauthCheckAdvice(check, cfg))
 }
 
-// oauthCheckAdvice says what to change after a failed check of an OAuth
-// client. The failed URL tells whether the token request or the Admin API
+// oauthCheckAdvice returns what to change after a failed check of an OAuth
+// client. The failed URL shows whether the token request or the Admin API
 // call failed.
 func oauthCheckAdvice(check oauthCheck, cfg *keyConfig) string {
 	result := check.result

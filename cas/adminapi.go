@@ -45,7 +45,7 @@ const (
 	KindConnection         FailureKind = "connection"
 	KindUnexpectedResponse FailureKind = "unexpected_response"
 
-	// KindWrongAdminRole is not a CAS answer: callers report it when a key
+	// KindWrongAdminRole is not a CAS response. Callers report it when a key
 	// stored as Help Desk Administrator may read the high-risk user list,
 	// so it is a Super Administrator key.
 	KindWrongAdminRole FailureKind = "wrong_admin_role"
@@ -208,10 +208,10 @@ func CheckHighRisk(ctx context.Context, client *http.Client, adminURL, bearer st
 	return result, nil
 }
 
-// callAdminAPI makes one GET and classifies its outcome. Only a JSON answer
-// counts as success, so a proxy or portal answering 200 with HTML does not
-// pass; for the high-risk list, whose shape is not published, any JSON
-// value does.
+// callAdminAPI makes one GET and classifies its outcome. Only a JSON response
+// counts as success, so a proxy or portal that returns 200 with HTML does
+// not pass. For the high-risk list, whose shape is not published, any JSON
+// value passes.
 func callAdminAPI(ctx context.Context, client *http.Client, endpoint, bearer string, anyJSON bool) CheckResult {
 	parsed, err := url.Parse(endpoint)
 	if err != nil {
@@ -322,7 +322,7 @@ func classifyForbidden(lower string) FailureKind {
 	}
 }
 
-// responseMessage returns the message of a CAS answer: "message" of a 403
+// responseMessage returns the message of a CAS response: "message" of a 403
 // body, "description" of other errors, "error_description" or "error" of an
 // OAuth error. It also reports whether the body is JSON and whether it is a
 // JSON object.

@@ -219,7 +219,7 @@ func TestCheckTokenAgainstFakeCAS(t *testing.T) {
 	}
 }
 
-// statusServer answers every request with status, a Content-Type and body,
+// statusServer responds to every request with status, a Content-Type and body,
 // and counts requests.
 func statusServer(t *testing.T, status int, contentType, body string) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
@@ -301,7 +301,7 @@ func TestCheckTokenClassifiesResponses(t *testing.T) {
 	}
 }
 
-// failFirst answers the first n requests with status and Retry-After, then
+// failFirst responds to the first n requests with status and Retry-After, then
 // passes requests to next.
 func failFirst(n int32, status int, retryAfter string, next http.Handler) (http.Handler, *atomic.Int32) {
 	var seen atomic.Int32
@@ -393,7 +393,7 @@ func TestCheckTokenNetworkFailures(t *testing.T) {
 	closedURL := "http://" + listener.Addr().String() + castest.AdminBasePath
 	_ = listener.Close()
 
-	// A server that never answers.
+	// A server that never responds.
 	release := make(chan struct{})
 	stalled := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 	t.Cleanup(stalled.Close)

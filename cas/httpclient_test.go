@@ -62,7 +62,7 @@ func newTestLogger() (hclog.Logger, *logBuffer) {
 	return hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace}), buf
 }
 
-// scripted answers each request with the next status of a script, then
+// scripted responds to each request with the next status of a script, then
 // with 200 and a JSON object. It records every request's body.
 type scripted struct {
 	mu         sync.Mutex
@@ -320,7 +320,7 @@ func TestHTTPClientDoesNotFollowRedirects(t *testing.T) {
 }
 
 // countingTLSServer starts an HTTPS server on loopback that counts the
-// connections clients open, so a test sees handshakes that never become
+// connections clients open, so a test can count handshakes that never become
 // requests.
 func countingTLSServer(t *testing.T, configure func(*tls.Config)) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
@@ -441,7 +441,7 @@ func TestHTTPClientTimeoutNotRetried(t *testing.T) {
 }
 
 // stallingTransport blocks every request until the client gives up on it,
-// like a server that never answers, and counts the attempts.
+// like a server that never responds, and counts the attempts.
 type stallingTransport struct {
 	attempts atomic.Int32
 }
@@ -609,9 +609,9 @@ func TestParseCABundle(t *testing.T) {
 	}
 }
 
-// A config's client is replaced when the config is written, and closing
-// its idle connections must reach the pooled transport under the retrying
-// one; otherwise they stay open until the idle timeout.
+// A config's client is replaced when the config is written. Closing its
+// idle connections must reach the pooled transport under the retrying one,
+// because otherwise they stay open until the idle timeout.
 func TestHTTPClientCloseIdleConnections(t *testing.T) {
 	t.Parallel()
 

@@ -187,7 +187,7 @@ func parseOAuthPEM(field, text string) (*OAuthKey, error) {
 	case "EC PRIVATE KEY":
 		parsed, err = x509.ParseECPrivateKey(der)
 	case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-		return nil, fieldErrorf(field, "is a PEM %q block, which holds no private key; pass the private key of the OAuth client", blockType)
+		return nil, fieldErrorf(field, "is a PEM %q block, which contains no private key; pass the private key of the OAuth client", blockType)
 	default:
 		return nil, fieldErrorf(field, "has PEM type %q; expected PRIVATE KEY (PKCS#8), RSA PRIVATE KEY (PKCS#1) or EC PRIVATE KEY (SEC 1)", blockType)
 	}

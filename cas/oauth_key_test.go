@@ -305,7 +305,7 @@ func TestParseOAuthKeyRejects(t *testing.T) {
 		{"p-384 pem", pkcs8PEM(t, p384), testKeyID, testOAuthKeyField, "curve P-384"},
 		{"ed25519 pem", pkcs8PEM(t, edKey), testKeyID, testOAuthKeyField, "Ed25519"},
 		{"1024-bit pem", pkcs1PEM(smallKey()), testKeyID, testOAuthKeyField, "1024-bit"},
-		{"public key pem", publicPEM, testKeyID, testOAuthKeyField, "holds no private key"},
+		{"public key pem", publicPEM, testKeyID, testOAuthKeyField, "contains no private key"},
 		{"encrypted pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n", testKeyID, testOAuthKeyField, "encrypted"},
 		{"truncated pem", strings.SplitAfter(pkcs8PEM(t, ecKey()), "\n")[0] + "MIGH\n", testKeyID, testOAuthKeyField, "no matching -----END"},
 		{"garbage der", encodePEM("PRIVATE KEY", []byte("not der at all")), testKeyID, testOAuthKeyField, "could not be decoded"},

@@ -18,7 +18,7 @@ import (
 const testAccessToken = "opaque-access-token-7d1f3c9a2b"
 
 // tokenServer is a test token endpoint that records each request form and
-// answers with a canned status, headers and body.
+// responds with a canned status, headers and body.
 type tokenServer struct {
 	*httptest.Server
 

@@ -178,9 +178,9 @@ func TestHARaftFailover(t *testing.T) {
 	haCreds(t, active, "helpdesk", again.keyFile)
 }
 
-// waitLeaderKnown waits until a standby knows the active node's address,
+// waitLeaderKnown waits until a standby has the active node's address,
 // which it needs to forward requests. A standby that has just started
-// answers with "active cluster node not found" until then.
+// responds with "active cluster node not found" until then.
 func waitLeaderKnown(t *testing.T, n *node) {
 	t.Helper()
 
@@ -336,7 +336,7 @@ func haCreds(t *testing.T, n *node, role string, keyFile *castest.KeyFile) strin
 	t.Helper()
 
 	// Redirects are not followed, so a 200 shows that the node itself
-	// answered: a standby that forwarded the request rather than sending
+	// responded: a standby that forwarded the request rather than sending
 	// the client to the active node.
 	client := &http.Client{
 		Timeout:       10 * time.Second,

@@ -42,16 +42,17 @@ the table above):
   within the noise of one RSA-2048 signature (Go benchmarks above). Parsed
   keys were already cached (backend/signer_cache.go).
 - Over HTTP, ` + "`go tool pprof`" + ` on Vault's own ` + "`/v1/sys/pprof/profile`" + ` and ` + "`perf record`" + ` on
-  the plugin process showed, per creds request, three gRPC calls from the
-  plugin back to Vault (the role's storage read and the mount's default and
-  max lease TTLs), the debug log line for each token (encoded as JSON by the
-  plugin, parsed again by Vault), the lease Vault registers and the JSON of
-  the plugin's response.
+  the plugin process showed what each creds request cost: three gRPC calls
+  from the plugin back to Vault (the role's storage read and the mount's
+  default and max lease TTLs), and the debug log line for each token
+  (encoded as JSON by the plugin, parsed again by Vault). It also showed the
+  lease Vault registers and the JSON of the plugin's response.
 - Changes made: roles are cached in the plugin and dropped on write, delete,
-  Invalidate and Clean (backend/role_cache.go); the mount default TTL is
-  only asked for when neither the request nor the role sets a ttl; the line
-  logged per token is gone. Vault plus plugin CPU per creds request fell
-  from about 1.79 ms to 1.55 ms; transit sign costs Vault about 1.05 ms.
+  Invalidate and Clean (backend/role_cache.go). The mount default TTL is
+  requested only when neither the request nor the role sets a ttl, and the
+  line logged per token is gone. Vault plus plugin CPU per creds request
+  fell from about 1.79 ms to 1.55 ms, while transit sign costs Vault about
+  1.05 ms.
 - What remains is structural. A throwaway build that returned the token
   without a lease (not committed) cut Vault's share from about 0.55 ms to
   0.42 ms per request: that is the lease Vault writes for every secret,
